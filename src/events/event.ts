@@ -1,0 +1,32 @@
+/** The event kinds the engine understands. The seed's producer sends only purchase and redeem. */
+export const EVENT_TYPES = ['purchase', 'redeem', 'refund', 'adjust'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface LineItem {
+  amount: number;
+  category?: string;
+  sku?: string;
+}
+
+/** A decoded, schema-valid event. Field names are camelCase versions of the wire JSON. */
+export interface LoyaltyEvent {
+  /** From the wire, or `${topic}:${partition}:${offset}` when the producer sent none. */
+  eventId: string;
+  userId: string;
+  type: EventType;
+  /** Currency amount for purchase/refund, points for redeem, signed points for adjust. */
+  amount: number;
+  /** The RFC 3339 text exactly as sent. */
+  timestamp: string;
+  /** Milliseconds since the epoch (UTC instant). */
+  timestampMs: number;
+  /** The timestamp's own UTC offset in minutes (+60 for "+01:00"); weekday rules use local time. */
+  utcOffsetMinutes: number;
+  category?: string;
+  sku?: string;
+  items?: LineItem[];
+  /** refund only: the purchase being refunded. */
+  originalEventId?: string;
+  /** adjust only: why points were changed by hand. */
+  reason?: string;
+}

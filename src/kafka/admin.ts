@@ -1,0 +1,76 @@
+import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
+import { KafkaJS, IsolationLevel } from './library.js';
+
+/** A KafkaJS-style admin client with librdkafka's own logging silenced (callers report errors). */
+export function createAdmin(brokers: string): KafkaJSTypes.Admin {
+  const kafka = new KafkaJS.Kafka({
+    kafkaJS: { brokers: brokers.split(','), logLevel: KafkaJS.logLevel.NOTHING, connectionTimeout: 3000 },
+  });
+  return kafka.admin();
+}
+
+/** True when a broker at `brokers` answers a metadata request within the timeout. */
+export async function brokerAnswersMetadata(brokers: string, timeoutMs = 3000): Promise<boolean> {
+  const admin = createAdmin(brokers);
+  try {
+    await withTimeout(admin.connect(), timeoutMs);
+    await withTimeout(admin.listTopics({ timeout: timeoutMs }), timeoutMs);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+}
+
+/** Creates the topics that are missing; existing topics are left as they are. */
+export async function ensureTopics(brokers: string, topics: TopicSpec[]): Promise<string[]> {
+  const admin = createAdmin(brokers);
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics({ timeout: 10_000 }));
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        timeout: 30_000,
+        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: 1 })),
+      });
+    }
+    return missing.map((t) => t.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** High watermark per partition (the offset the next produced message will get). */
+export async function highWatermarks(brokers: string, topic: string): Promise<Map<number, number>> {
+  const admin = createAdmin(brokers);
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic, { timeout: 10_000, isolationLevel: IsolationLevel.READ_UNCOMMITTED });
+    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
