@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Integration tests share one broker and one Postgres server on 2 cores: one file at a time.
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -16,9 +18,6 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
-          // Integration tests share one broker and one Postgres server on 2 cores:
-          // run files one at a time so timings stay meaningful.
-          fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },

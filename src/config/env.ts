@@ -1,0 +1,49 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every setting the engine reads from the environment, with its default. */
+const schema = z.object({
+  KAFKA_BROKERS: z.string().min(1, 'required (run "npm run stack" or set it)'),
+  KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').default('loyalty-events'),
+  KAFKA_DLQ_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').optional(),
+  KAFKA_TOPIC_PARTITIONS: int(1, 10_000).default(12),
+  KAFKA_GROUP_ID: z.string().min(1).default('loyalty-engine'),
+  KAFKA_SESSION_TIMEOUT_MS: int(1000, 300_000).default(10_000),
+  DATABASE_URL: z.string().url('a postgres:// URL').refine((u) => /^postgres(ql)?:/.test(u), 'must start with postgres:// or postgresql://'),
+  HTTP_PORT: int(0, 65535).default(8080),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  WORKER_THREADS: int(1, 64).default(Math.max(1, Math.min(4, os.availableParallelism() - 1))),
+  /** Flush a partition once this many events are pending ... */
+  FLUSH_MAX_EVENTS: int(1, 10_000_000).default(20_000),
+  /** ... or once its oldest pending event is this old. */
+  FLUSH_MAX_AGE_MS: int(1, 600_000).default(250),
+  /** Pause fetching a partition whose unflushed plus queued events pass this. */
+  MAX_PENDING_EVENTS: int(1, 100_000_000).default(100_000),
+  /** Messages handed to one actor task at most. */
+  MAX_BATCH_EVENTS: int(1, 1_000_000).default(5_000),
+  /** Users kept in memory per partition actor (dirty users are never evicted). */
+  ACTOR_CACHE_USERS: int(100, 100_000_000).default(200_000),
+  MAX_MESSAGE_BYTES: int(64, 100_000_000).default(64 * 1024),
+  DB_POOL_SIZE: int(1, 100).default(4),
+  RULES_FILE: z.string().default('config/rules.yaml'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  ENGINE_ID: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
+});
+
+export type EngineConfig = z.infer<typeof schema> & { KAFKA_DLQ_TOPIC: string };
+
+export class ConfigError extends Error {}
+
+/** Validates the environment; the error names every bad variable. */
+export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  return { ...parsed.data, KAFKA_DLQ_TOPIC: parsed.data.KAFKA_DLQ_TOPIC ?? `${parsed.data.KAFKA_TOPIC}.dlq` };
+}

@@ -1,0 +1,116 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { KafkaJS } from '../kafka/library.js';
+import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
+
+interface DeadLetterRow {
+  topic: string;
+  partition: number;
+  kafka_offset: string;
+  reason: string;
+  detail: string;
+  message_key: Buffer | null;
+  message_value: Buffer | null;
+}
+
+/**
+ * The outbox relay for dead letters: flushes record them in Postgres with the offsets
+ * (so none can be lost), and this publishes unpublished rows to the dead-letter topic,
+ * marking them once the broker has acknowledged them. Delivery to the topic is therefore
+ * at least once; consumers can dedupe on the source partition and offset headers.
+ */
+export class DeadLetterRelay {
+  private readonly producer: KafkaJSTypes.Producer;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    brokers: string,
+    private readonly sourceTopic: string,
+    private readonly dlqTopic: string,
+    private readonly pool: pg.Pool,
+    private readonly log: Logger,
+    private readonly onPublished: (n: number) => void,
+  ) {
+    this.producer = new KafkaJS.Kafka({ kafkaJS: { brokers: brokers.split(','), logLevel: KafkaJS.logLevel.ERROR } }).producer({
+      kafkaJS: { idempotent: true, acks: -1 },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect();
+    // Rows left by a crash between commit and publish are picked up here and by the periodic sweep.
+    this.timer = setInterval(() => this.trigger(), 5000);
+    this.trigger();
+  }
+
+  /** Asks for a relay pass; passes never overlap. */
+  trigger(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'dead-letter relay failed; will retry'))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.trigger();
+        }
+      });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const client = await this.pool.connect();
+      let n = 0;
+      try {
+        await client.query('BEGIN');
+        // SKIP LOCKED lets several engines relay at once without publishing a row twice.
+        const r = await client.query<DeadLetterRow>(
+          `SELECT topic, partition, kafka_offset, reason, detail, message_key, message_value FROM dead_letters
+           WHERE topic = $1 AND published_at IS NULL ORDER BY partition, kafka_offset LIMIT 500 FOR UPDATE SKIP LOCKED`,
+          [this.sourceTopic],
+        );
+        n = r.rows.length;
+        if (n > 0) {
+          await this.producer.send({
+            topic: this.dlqTopic,
+            messages: r.rows.map((row) => ({
+              key: row.message_key,
+              value: row.message_value,
+              headers: {
+                'dlq.reason': row.reason,
+                'dlq.detail': row.detail,
+                'dlq.source.topic': row.topic,
+                'dlq.source.partition': String(row.partition),
+                'dlq.source.offset': row.kafka_offset,
+              },
+            })),
+          });
+          await client.query(
+            `UPDATE dead_letters SET published_at = now() WHERE topic = $1 AND (partition, kafka_offset) IN (SELECT * FROM unnest($2::int[], $3::bigint[]))`,
+            [this.sourceTopic, r.rows.map((x) => x.partition), r.rows.map((x) => x.kafka_offset)],
+          );
+        }
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+      if (n > 0) this.onPublished(n);
+      if (n < 500) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.trigger();
+    await this.running;
+    await this.producer.disconnect();
+  }
+}

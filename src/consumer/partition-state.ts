@@ -1,0 +1,48 @@
+import type { RawMessage } from '../actors/batch-codec.js';
+
+/** The main thread's view of one assigned partition and its actor. */
+export interface PartitionState {
+  partition: number;
+  /** Bumped whenever the actor is (re)opened; tasks for an older epoch are refused by the worker. */
+  epoch: number;
+  /** opening/seeking: messages are dropped (they will be fetched again from the stored offset). */
+  status: 'opening' | 'active' | 'seeking' | 'closing';
+  queue: RawMessage[];
+  inFlight: boolean;
+  /** Events in the in-flight task. */
+  inFlightCount: number;
+  /** Unflushed events in the actor, as of its last result. */
+  pending: number;
+  /** When pending last went from 0 to more (ms), for age-based flushes. */
+  pendingSince: number;
+  flushRequested: boolean;
+  committedOffset: number;
+  /** Messages below this offset are already queued or applied: dropped. */
+  acceptFrom: number;
+  paused: boolean;
+  /** Resolvers waiting for the in-flight task to finish. */
+  idleWaiters: (() => void)[];
+}
+
+export function newPartitionState(partition: number, epoch: number): PartitionState {
+  return {
+    partition,
+    epoch,
+    status: 'opening',
+    queue: [],
+    inFlight: false,
+    inFlightCount: 0,
+    pending: 0,
+    pendingSince: 0,
+    flushRequested: false,
+    committedOffset: -1,
+    acceptFrom: 0,
+    paused: false,
+    idleWaiters: [],
+  };
+}
+
+/** Events held for this partition that Postgres does not have yet. */
+export function unflushed(ps: PartitionState): number {
+  return ps.queue.length + ps.inFlightCount + ps.pending;
+}

@@ -1,0 +1,152 @@
+import { EVENT_TYPES, type EventType, type LineItem, type LoyaltyEvent } from './event.js';
+
+/** Why a message went to the dead letters; also the `reason` label of the counter. */
+export type DeadLetterReason =
+  | 'oversized'
+  | 'empty_value'
+  | 'malformed_json'
+  | 'invalid_schema'
+  | 'unknown_type'
+  | 'invalid_user_id'
+  | 'key_mismatch'
+  | 'invalid_amount'
+  | 'invalid_timestamp'
+  | 'unknown_purchase';
+
+export type DecodeResult = { ok: true; event: LoyaltyEvent } | { ok: false; reason: DeadLetterReason; detail: string };
+
+export interface DecodeLimits {
+  maxMessageBytes: number;
+  /** Amounts must be strictly below this. */
+  maxAmount: number;
+}
+
+export interface MessageCoordinates {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** The Kafka key as text, or null when the message has none. */
+  key: string | null;
+}
+
+const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const fail = (reason: DeadLetterReason, detail: string): DecodeResult => ({ ok: false, reason, detail });
+
+/** Parses an RFC 3339 timestamp strictly (calendar-valid, offset kept). Returns null when invalid. */
+export function parseTimestamp(text: string): { ms: number; offsetMinutes: number } | null {
+  const m = RFC3339.exec(text);
+  if (m === null) return null;
+  const [, y, mo, d, h, mi, s, frac, z, sign, oh, om] = m;
+  const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return null;
+  const localMs = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0);
+  // Date.UTC rolls 31 April over to 1 May: reject instead.
+  if (new Date(localMs).getUTCDate() !== day) return null;
+  let offsetMinutes = 0;
+  if (z === undefined) {
+    const oH = Number(oh), oM = Number(om);
+    if (oH > 23 || oM > 59) return null;
+    offsetMinutes = (sign === '-' ? -1 : 1) * (oH * 60 + oM);
+  }
+  return { ms: localMs - offsetMinutes * 60_000, offsetMinutes };
+}
+
+function optionalString(o: Record<string, unknown>, field: string, max = 256): string | undefined | null {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) return null;
+  return v;
+}
+
+function decodeItems(v: unknown, maxAmount: number): LineItem[] | undefined | null {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length === 0 || v.length > 1000) return null;
+  const items: LineItem[] = [];
+  for (const raw of v) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+    const it = raw as Record<string, unknown>;
+    const amount = it.amount;
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0 || amount >= maxAmount) return null;
+    const category = optionalString(it, 'category');
+    const sku = optionalString(it, 'sku');
+    if (category === null || sku === null) return null;
+    items.push({ amount, ...(category !== undefined && { category }), ...(sku !== undefined && { sku }) });
+  }
+  return items;
+}
+
+/**
+ * Turns one Kafka message into an event, or says precisely why it cannot be one.
+ * Never throws: every input ends as an event or a dead letter.
+ */
+export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, limits: DecodeLimits): DecodeResult {
+  if (value === null || value.length === 0) return fail('empty_value', 'message has no value');
+  if (value.length > limits.maxMessageBytes) return fail('oversized', `${value.length} bytes > ${limits.maxMessageBytes}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(value));
+  } catch (e) {
+    return fail('malformed_json', e instanceof Error ? e.message.slice(0, 200) : 'not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('invalid_schema', 'not a JSON object');
+  const o = parsed as Record<string, unknown>;
+
+  const type = o.event_type;
+  if (typeof type !== 'string') return fail('invalid_schema', 'event_type must be a string');
+  if (!TYPES.has(type)) return fail('unknown_type', `event_type "${type.slice(0, 64)}" is not one of ${EVENT_TYPES.join(', ')}`);
+
+  const userId = o.user_id;
+  if (typeof userId !== 'string' || !USER_ID.test(userId)) return fail('invalid_user_id', 'user_id must be 1-128 characters of [A-Za-z0-9._:@-]');
+  // Keys decide partitions, and partitions decide who owns a user's balance: a mismatch would split a user across owners.
+  if (at.key !== userId) return fail('key_mismatch', `Kafka key ${at.key === null ? 'is missing' : `"${at.key.slice(0, 64)}"`} but user_id is "${userId}"`);
+
+  const amount = o.amount;
+  if (typeof amount !== 'number' || !Number.isFinite(amount)) return fail('invalid_amount', 'amount must be a finite number');
+  if (type === 'adjust') {
+    if (!Number.isInteger(amount) || Math.abs(amount) >= limits.maxAmount) return fail('invalid_amount', `adjust amount must be a whole number with |amount| < ${limits.maxAmount}`);
+  } else {
+    if (amount < 0 || amount >= limits.maxAmount) return fail('invalid_amount', `amount must be >= 0 and < ${limits.maxAmount}`);
+    if (type === 'redeem' && !Number.isInteger(amount)) return fail('invalid_amount', 'redeem amount is points: a whole number');
+  }
+
+  const timestamp = o.timestamp;
+  if (typeof timestamp !== 'string') return fail('invalid_timestamp', 'timestamp must be an RFC 3339 string');
+  const ts = parseTimestamp(timestamp);
+  if (ts === null) return fail('invalid_timestamp', `"${timestamp.slice(0, 64)}" is not a valid RFC 3339 timestamp`);
+
+  const eventIdRaw = optionalString(o, 'event_id');
+  if (eventIdRaw === null) return fail('invalid_schema', 'event_id must be a string of 1-256 characters');
+  const category = optionalString(o, 'category');
+  const sku = optionalString(o, 'sku');
+  if (category === null || sku === null) return fail('invalid_schema', 'category and sku must be strings of 1-256 characters');
+  const items = decodeItems(o.items, limits.maxAmount);
+  if (items === null) return fail('invalid_schema', 'items must be a non-empty array of {amount, category?, sku?}');
+
+  const event: LoyaltyEvent = {
+    eventId: eventIdRaw ?? `${at.topic}:${at.partition}:${at.offset}`,
+    userId,
+    type: type as EventType,
+    amount,
+    timestamp,
+    timestampMs: ts.ms,
+    utcOffsetMinutes: ts.offsetMinutes,
+  };
+  if (category !== undefined) event.category = category;
+  if (sku !== undefined) event.sku = sku;
+  if (items !== undefined) event.items = items;
+  if (type === 'refund') {
+    const original = optionalString(o, 'original_event_id');
+    if (typeof original !== 'string') return fail('invalid_schema', 'refund needs original_event_id');
+    event.originalEventId = original;
+  }
+  if (type === 'adjust') {
+    const reason = optionalString(o, 'reason', 1000);
+    if (typeof reason !== 'string') return fail('invalid_schema', 'adjust needs a reason');
+    event.reason = reason;
+  }
+  return { ok: true, event };
+}

@@ -1,0 +1,140 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+/** What one partition actor hands to Postgres in one transaction. COPY payloads are pre-encoded text. */
+export interface FlushBatch {
+  topic: string;
+  partition: number;
+  /** consumer_offsets.next_offset this writer believes is stored; the fence. */
+  expectedOffset: number;
+  /** The offset after the last event included. */
+  newOffset: number;
+  owner: string;
+  /** Rows for staging_deltas: user_id, points delta, earned delta, earned_day, earned_today, last_offset. */
+  deltas: string;
+  /** Rows for point_transactions (see LEDGER_COLUMNS). */
+  ledger: string;
+  /** Rows for dead_letters (see DEAD_LETTER_COLUMNS). */
+  deadLetters: string;
+}
+
+export type FlushOutcome = { kind: 'committed' } | { kind: 'fenced'; storedOffset: number | null };
+
+export const LEDGER_COLUMNS =
+  'topic, partition, kafka_offset, event_id, user_id, event_type, points, balance_after, status, reason, event_time, rules_version';
+export const DEAD_LETTER_COLUMNS = 'topic, partition, kafka_offset, reason, detail, message_key, message_value';
+
+const withStaging = new WeakSet<pg.PoolClient>();
+
+async function ensureStagingTable(client: pg.PoolClient): Promise<void> {
+  if (withStaging.has(client)) return;
+  // Session-local and emptied at each commit: no cleanup, no contention between engines.
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS staging_deltas (
+       user_id text NOT NULL, points bigint NOT NULL, earned bigint NOT NULL,
+       earned_day integer NOT NULL, earned_today bigint NOT NULL, last_offset bigint NOT NULL
+     ) ON COMMIT DELETE ROWS`,
+  );
+  withStaging.add(client);
+}
+
+async function copyIn(client: pg.PoolClient, sql: string, payload: string): Promise<void> {
+  if (payload.length === 0) return;
+  await pipeline(Readable.from([Buffer.from(payload, 'utf8')]), client.query(copyFrom(sql)));
+}
+
+const MERGE_SQL = `
+  INSERT INTO balances AS b (user_id, points, lifetime_earned, earned_day, earned_today, updated_at, last_partition, last_offset)
+  SELECT user_id, points, earned, earned_day, earned_today, now(), $1, last_offset FROM staging_deltas
+  ON CONFLICT (user_id) DO UPDATE SET
+    points = b.points + EXCLUDED.points,
+    lifetime_earned = b.lifetime_earned + EXCLUDED.lifetime_earned,
+    earned_day = EXCLUDED.earned_day,
+    earned_today = EXCLUDED.earned_today,
+    updated_at = EXCLUDED.updated_at,
+    last_partition = EXCLUDED.last_partition,
+    last_offset = EXCLUDED.last_offset`;
+
+/**
+ * One commit of a partition actor: fence on the stored offset, COPY the deltas into
+ * staging and merge them, COPY the ledger and dead letters, advance the offset.
+ * A writer whose expected offset is no longer stored (a stale owner) changes nothing.
+ */
+export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise<FlushOutcome> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await ensureStagingTable(client);
+    await client.query('BEGIN');
+    // First, so the row lock serialises writers of this partition and a fenced writer does no work.
+    const fence = await client.query(
+      'UPDATE consumer_offsets SET next_offset = $4, owner = $5, updated_at = now() WHERE topic = $1 AND partition = $2 AND next_offset = $3',
+      [batch.topic, batch.partition, batch.expectedOffset, batch.newOffset, batch.owner],
+    );
+    if (fence.rowCount !== 1) {
+      await client.query('ROLLBACK');
+      const stored = await client.query<{ next_offset: string }>('SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2', [batch.topic, batch.partition]);
+      const row = stored.rows[0];
+      return { kind: 'fenced', storedOffset: row ? Number(row.next_offset) : null };
+    }
+    if (batch.deltas.length > 0) {
+      await copyIn(client, 'COPY staging_deltas (user_id, points, earned, earned_day, earned_today, last_offset) FROM STDIN', batch.deltas);
+      await client.query(MERGE_SQL, [batch.partition]);
+    }
+    await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`, batch.ledger);
+    await copyIn(client, `COPY dead_letters (${DEAD_LETTER_COLUMNS}) FROM STDIN`, batch.deadLetters);
+    await client.query('COMMIT');
+    return { kind: 'committed' };
+  } catch (e) {
+    broken = true;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    // A client that failed mid-transaction may be in any state: never hand it out again.
+    client.release(broken);
+    if (broken) withStaging.delete(client);
+  }
+}
+
+/** Reads the stored position of a partition, creating it at 0 when the partition is new. */
+export async function openPartitionOffset(pool: pg.Pool, topic: string, partition: number): Promise<number> {
+  await pool.query('INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING', [topic, partition]);
+  const r = await pool.query<{ next_offset: string }>('SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2', [topic, partition]);
+  const row = r.rows[0];
+  if (!row) throw new Error(`consumer_offsets row for ${topic}/${partition} vanished`);
+  return Number(row.next_offset);
+}
+
+export async function readStoredOffset(pool: pg.Pool, topic: string, partition: number): Promise<number | null> {
+  const r = await pool.query<{ next_offset: string }>('SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2', [topic, partition]);
+  const row = r.rows[0];
+  return row ? Number(row.next_offset) : null;
+}
+
+export interface StoredUser {
+  balance: number;
+  lifetimeEarned: number;
+  earnedDay: number;
+  earnedToday: number;
+}
+
+/** Loads the users an actor has not cached yet, in one query. */
+export async function loadUsers(pool: pg.Pool, userIds: string[]): Promise<Map<string, StoredUser>> {
+  const out = new Map<string, StoredUser>();
+  if (userIds.length === 0) return out;
+  const r = await pool.query<{ user_id: string; points: string; lifetime_earned: string; earned_day: number; earned_today: string }>(
+    'SELECT user_id, points, lifetime_earned, earned_day, earned_today FROM balances WHERE user_id = ANY($1::text[])',
+    [userIds],
+  );
+  for (const row of r.rows) {
+    out.set(row.user_id, {
+      balance: Number(row.points),
+      lifetimeEarned: Number(row.lifetime_earned),
+      earnedDay: row.earned_day,
+      earnedToday: Number(row.earned_today),
+    });
+  }
+  return out;
+}

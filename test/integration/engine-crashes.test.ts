@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './support/scenario.js';
+import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+
+const EVENTS = 60_000;
+const gen = { users: 2_000, skew: 1.0, redeemRatio: 0.35, badRatio: 0.002, seed: 99 };
+
+async function committed(pool: pg.Pool, topic: string): Promise<number> {
+  const r = await pool.query<{ sum: string | null }>('SELECT sum(next_offset) AS sum FROM consumer_offsets WHERE topic = $1', [topic]);
+  return Number(r.rows[0]?.sum ?? 0);
+}
+
+describe('balances stay exact through failures', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  const engines: EngineProcess[] = [];
+  const env = (topic: string): Record<string, string> => ({
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: `${topic}-g`,
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: stackEnv().brokers,
+    // Small flushes so that kills land between, and inside, many commits.
+    FLUSH_MAX_EVENTS: '2000',
+    MAX_BATCH_EVENTS: '500',
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+  });
+
+  beforeEach(async () => {
+    db = await freshDatabase();
+  });
+  afterEach(async () => {
+    await Promise.all(engines.splice(0).map((e) => e.stop('SIGKILL')));
+    await db.drop();
+  });
+
+  it('survives SIGKILL three times while consuming', async () => {
+    const { topic } = await freshTopic(6);
+    const expected = await produceScenario(topic, EVENTS, gen);
+    for (let kill = 1; kill <= 3; kill++) {
+      const e = await startEngineProcess(env(topic));
+      engines.push(e);
+      const before = await committed(db.pool, topic);
+      // Kill once it has made progress, but (very likely) not finished.
+      await waitFor('progress', async () => (await committed(db.pool, topic)) > before + 3000 || undefined, 120_000, 50);
+      expect(await e.stop('SIGKILL')).toBe(null);
+    }
+    const last = await startEngineProcess(env(topic));
+    engines.push(last);
+    await waitForDrain(db.pool, topic, EVENTS, 180_000);
+    expect(await compareBalances(db.pool, expected)).toEqual([]);
+    const ledger = await ledgerCounts(db.pool, topic);
+    expect(ledger.rows + ledger.deadLetters).toBe(EVENTS);
+  });
+
+  it('stays exact while a third engine joins and leaves a group of two', async () => {
+    const { topic } = await freshTopic(6);
+    const expected = await produceScenario(topic, EVENTS, gen);
+    const a = await startEngineProcess(env(topic));
+    const b = await startEngineProcess(env(topic));
+    engines.push(a, b);
+    await waitFor('progress', async () => (await committed(db.pool, topic)) > 5000 || undefined, 120_000, 50);
+    const c = await startEngineProcess(env(topic));
+    engines.push(c);
+    await waitFor('more progress', async () => (await committed(db.pool, topic)) > 20_000 || undefined, 120_000, 50);
+    expect(await c.stop('SIGTERM')).toBe(0);
+    await waitForDrain(db.pool, topic, EVENTS, 180_000);
+    expect(await compareBalances(db.pool, expected)).toEqual([]);
+    const ledger = await ledgerCounts(db.pool, topic);
+    expect(ledger.rows + ledger.deadLetters).toBe(EVENTS);
+  });
+
+  it('stays exact when Postgres backends are terminated in the middle of flushes', async () => {
+    const { topic } = await freshTopic(6);
+    const expected = await produceScenario(topic, EVENTS, gen);
+    const dbName = new URL(db.url).pathname.slice(1);
+    const e = await startEngineProcess(env(topic));
+    engines.push(e);
+    let terminated = 0;
+    const killer = setInterval(() => {
+      // Only backends busy in a transaction: COPY, merge or commit of a flush.
+      db.pool
+        .query<{ n: string }>(
+          `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+           WHERE datname = $1 AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction') AND query NOT ILIKE '%pg_stat_activity%'`,
+          [dbName],
+        )
+        .then((r) => (terminated += Number(r.rows[0]?.n ?? 0)), () => undefined);
+    }, 150);
+    try {
+      await waitFor('progress under fire', async () => (await committed(db.pool, topic)) > EVENTS / 2 || undefined, 180_000, 100);
+    } finally {
+      clearInterval(killer);
+    }
+    await waitForDrain(db.pool, topic, EVENTS, 180_000);
+    expect(terminated).toBeGreaterThan(0);
+    expect(await compareBalances(db.pool, expected)).toEqual([]);
+    const ledger = await ledgerCounts(db.pool, topic);
+    expect(ledger.rows + ledger.deadLetters).toBe(EVENTS);
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { KafkaJS } from '../../src/kafka/library.js';
+import { copyRow, copyText } from '../../src/store/copy-text.js';
+import { freshDatabase, freshTopic, stackEnv } from './support/stack.js';
+import { stackStatus } from '../../src/stack/stack.js';
+
+describe('the local stack', () => {
+  it('reports Kafka and Postgres up', async () => {
+    const s = await stackStatus();
+    expect(s.kafka).toMatch(/^up at/);
+    expect(s.postgres).toMatch(/^up at/);
+    expect(s.up).toBe(true);
+  });
+
+  it('round-trips messages through the real broker', async () => {
+    const { topic } = await freshTopic(3);
+    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: stackEnv().brokers.split(','), logLevel: KafkaJS.logLevel.ERROR } });
+    const producer = kafka.producer();
+    await producer.connect();
+    const sent = Array.from({ length: 50 }, (_, i) => ({ key: `k${i % 7}`, value: `v${i}` }));
+    await producer.send({ topic, messages: sent });
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ kafkaJS: { groupId: `${topic}-g`, fromBeginning: true } });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    const got: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${got.length} of 50 messages came back`)), 60_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          got.push(message.value?.toString() ?? '');
+          if (got.length === sent.length) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    expect(got.sort()).toEqual(sent.map((m) => m.value).sort());
+  });
+
+  it('round-trips rows through Postgres with COPY, escapes included', async () => {
+    const db = await freshDatabase();
+    try {
+      await db.pool.query('CREATE TABLE t (id int, note text)');
+      const notes = ['plain', 'tab\there', 'line\nbreak', 'back\\slash', 'cr\rhere', 'ünïcødé', null];
+      const payload = notes.map((n, i) => copyRow([String(i), copyText(n)])).join('');
+      const client = await db.pool.connect();
+      try {
+        await pipeline(Readable.from([Buffer.from(payload)]), client.query(copyFrom('COPY t (id, note) FROM STDIN')));
+      } finally {
+        client.release();
+      }
+      const r = await db.pool.query<{ note: string | null }>('SELECT note FROM t ORDER BY id');
+      expect(r.rows.map((x) => x.note)).toEqual(notes);
+    } finally {
+      await db.drop();
+    }
+  });
+});

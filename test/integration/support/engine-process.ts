@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { ROOT_DIR } from '../../../src/stack/paths.js';
+
+export interface EngineProcess {
+  proc: ChildProcess;
+  port: () => number;
+  logs: string[];
+  exited: Promise<number | null>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Runs the real engine (src/main.ts) as a child process, as users run it. */
+export async function startEngineProcess(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<EngineProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT_DIR, 'src/main.ts')], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info', WORKER_THREADS: '2', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  let port = 0;
+  let started = false;
+  const onLine = (line: string): void => {
+    if (line.trim() === '') return;
+    logs.push(line);
+    if (logs.length > 2000) logs.shift();
+    if (line.includes('"http listening"')) port = (JSON.parse(line) as { port: number }).port;
+    if (line.includes('"engine started"')) started = true;
+  };
+  for (const stream of [proc.stdout, proc.stderr]) {
+    let buf = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      lines.forEach(onLine);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!started) {
+    if (proc.exitCode !== null) throw new Error(`engine exited during start (code ${proc.exitCode}):\n${logs.slice(-20).join('\n')}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`engine did not start in ${readyTimeoutMs} ms:\n${logs.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    proc,
+    port: () => port,
+    logs,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type pg from 'pg';
+import { ExpectedBalances } from '../../../src/simulator/expected-balances.js';
+import { generateMessages, type GeneratorOptions } from '../../../src/simulator/generator.js';
+import { produceMessages } from '../../../src/simulator/produce.js';
+import { stackEnv, waitFor } from './stack.js';
+
+/** Produces a deterministic stream and returns the independent replay's expected balances. */
+export async function produceScenario(topic: string, count: number, o: GeneratorOptions): Promise<ExpectedBalances> {
+  const expected = new ExpectedBalances();
+  const stream = function* () {
+    for (const m of generateMessages(count, o)) {
+      expected.add(m);
+      yield m;
+    }
+  };
+  await produceMessages(stackEnv().brokers, topic, stream());
+  return expected;
+}
+
+/** Waits until Postgres' stored offsets cover every produced message (all partitions drained). */
+export async function waitForDrain(pool: pg.Pool, topic: string, total: number, timeoutMs: number): Promise<void> {
+  await waitFor(
+    `all ${total} events of ${topic} committed`,
+    async () => {
+      const r = await pool.query<{ sum: string | null }>('SELECT sum(next_offset) AS sum FROM consumer_offsets WHERE topic = $1', [topic]);
+      return Number(r.rows[0]?.sum ?? 0) >= total || undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+export interface Mismatch {
+  userId: string;
+  expected: number | undefined;
+  actual: number | undefined;
+}
+
+/** Every user's balance against the replay; returns the differences (empty when exact). */
+export async function compareBalances(pool: pg.Pool, expected: ExpectedBalances): Promise<Mismatch[]> {
+  const r = await pool.query<{ user_id: string; points: string }>('SELECT user_id, points FROM balances');
+  const actual = new Map(r.rows.map((x) => [x.user_id, Number(x.points)]));
+  const out: Mismatch[] = [];
+  for (const [userId, points] of expected.balances) {
+    if (actual.get(userId) !== points) out.push({ userId, expected: points, actual: actual.get(userId) });
+  }
+  for (const [userId, points] of actual) {
+    if (!expected.balances.has(userId)) out.push({ userId, expected: undefined, actual: points });
+  }
+  return out;
+}
+
+/** Ledger invariants: one row per offset (the PK), and no applied event counted twice. */
+export async function ledgerCounts(pool: pg.Pool, topic: string): Promise<{ rows: number; applied: number; rejected: number; deadLetters: number }> {
+  const r = await pool.query<{ rows: string; applied: string; rejected: string }>(
+    `SELECT count(*) AS rows, count(*) FILTER (WHERE status = 'applied') AS applied, count(*) FILTER (WHERE status = 'rejected') AS rejected
+     FROM point_transactions WHERE topic = $1`,
+    [topic],
+  );
+  const d = await pool.query<{ n: string }>('SELECT count(*) AS n FROM dead_letters WHERE topic = $1', [topic]);
+  const row = r.rows[0]!;
+  return { rows: Number(row.rows), applied: Number(row.applied), rejected: Number(row.rejected), deadLetters: Number(d.rows[0]!.n) };
+}

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { loadEngineConfig } from '../../../src/config/env.js';
+
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' };
+
+describe('engine configuration', () => {
+  it('fills defaults', () => {
+    const c = loadEngineConfig(base);
+    expect(c.KAFKA_TOPIC).toBe('loyalty-events');
+    expect(c.KAFKA_DLQ_TOPIC).toBe('loyalty-events.dlq');
+    expect(c.KAFKA_TOPIC_PARTITIONS).toBe(12);
+    expect(c.HTTP_PORT).toBe(8080);
+  });
+  it('names every bad variable', () => {
+    expect(() => loadEngineConfig({ ...base, HTTP_PORT: 'eighty', FLUSH_MAX_EVENTS: '0', DATABASE_URL: 'mysql://x' })).toThrow(
+      /HTTP_PORT.*FLUSH_MAX_EVENTS.*DATABASE_URL|DATABASE_URL.*HTTP_PORT/s,
+    );
+    expect(() => loadEngineConfig({ DATABASE_URL: base.DATABASE_URL })).toThrow(/KAFKA_BROKERS/);
+    expect(() => loadEngineConfig({ ...base, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+  });
+});

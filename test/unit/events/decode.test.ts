@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEvent, parseTimestamp } from '../../../src/events/decode.js';
+
+const at = { topic: 't', partition: 3, offset: 17, key: 'u1' as string | null };
+const limits = { maxMessageBytes: 1024, maxAmount: 1_000_000 };
+const enc = (v: unknown): Uint8Array => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+const ok = { event_id: 'e1', user_id: 'u1', event_type: 'purchase', amount: 12.5, timestamp: '2026-11-28T10:00:00+02:00' };
+
+describe('decodeEvent', () => {
+  it('decodes a seed-format purchase, keeping the offset of its timestamp', () => {
+    const r = decodeEvent(enc(ok), at, limits);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.event).toMatchObject({ eventId: 'e1', userId: 'u1', type: 'purchase', amount: 12.5, utcOffsetMinutes: 120 });
+    expect(r.event.timestampMs).toBe(Date.UTC(2026, 10, 28, 8, 0, 0));
+  });
+
+  it('names the event by topic, partition and offset when event_id is missing', () => {
+    const { event_id: _drop, ...rest } = ok;
+    const r = decodeEvent(enc(rest), at, limits);
+    expect(r.ok && r.event.eventId).toBe('t:3:17');
+  });
+
+  it.each([
+    ['malformed_json', '{"user_id": "u1"', 'malformed_json'],
+    ['not an object', [1, 2], 'invalid_schema'],
+    ['unknown type', { ...ok, event_type: 'gift' }, 'unknown_type'],
+    ['type missing', { ...ok, event_type: undefined }, 'invalid_schema'],
+    ['negative amount', { ...ok, amount: -1 }, 'invalid_amount'],
+    ['absurd amount', { ...ok, amount: 1e308 }, 'invalid_amount'],
+    ['amount as string', { ...ok, amount: '12' }, 'invalid_amount'],
+    ['fractional redeem', { ...ok, event_type: 'redeem', amount: 1.5 }, 'invalid_amount'],
+    ['missing user', { ...ok, user_id: undefined }, 'invalid_user_id'],
+    ['user id with a space', { ...ok, user_id: 'u 1' }, 'invalid_user_id'],
+    ['user id too long', { ...ok, user_id: 'u'.repeat(129) }, 'invalid_user_id'],
+    ['year 10000', { ...ok, timestamp: '10000-01-01T00:00:00Z' }, 'invalid_timestamp'],
+    ['31 April', { ...ok, timestamp: '2026-04-31T00:00:00Z' }, 'invalid_timestamp'],
+    ['no offset', { ...ok, timestamp: '2026-04-01T00:00:00' }, 'invalid_timestamp'],
+    ['refund without original', { ...ok, event_type: 'refund' }, 'invalid_schema'],
+    ['adjust without reason', { ...ok, event_type: 'adjust', amount: 5 }, 'invalid_schema'],
+  ])('dead-letters %s as %s', (_name, value, reason) => {
+    const r = decodeEvent(enc(value), { ...at, key: 'u1' }, limits);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toBe(reason);
+  });
+
+  it('dead-letters oversized and empty messages before parsing them', () => {
+    const big = decodeEvent(enc({ ...ok, pad: 'x'.repeat(2000) }), at, limits);
+    expect(!big.ok && big.reason).toBe('oversized');
+    const empty = decodeEvent(null, at, limits);
+    expect(!empty.ok && empty.reason).toBe('empty_value');
+  });
+
+  it('dead-letters a message whose key is not its user (it would split the user across partitions)', () => {
+    const r = decodeEvent(enc(ok), { ...at, key: 'someone-else' }, limits);
+    expect(!r.ok && r.reason).toBe('key_mismatch');
+    const noKey = decodeEvent(enc(ok), { ...at, key: null }, limits);
+    expect(!noKey.ok && noKey.reason).toBe('key_mismatch');
+  });
+
+  it('accepts signed whole adjustments with a reason', () => {
+    const r = decodeEvent(enc({ ...ok, event_type: 'adjust', amount: -40, reason: 'goodwill reversal' }), at, limits);
+    expect(r.ok && r.event.amount).toBe(-40);
+  });
+
+  it('rejects invalid UTF-8 as malformed JSON', () => {
+    const r = decodeEvent(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), at, limits);
+    expect(!r.ok && r.reason).toBe('malformed_json');
+  });
+});
+
+describe('parseTimestamp', () => {
+  it('keeps the local offset, so the local calendar day can be derived', () => {
+    expect(parseTimestamp('2026-11-28T23:30:00-05:00')).toEqual({ ms: Date.UTC(2026, 10, 29, 4, 30), offsetMinutes: -300 });
+    expect(parseTimestamp('2026-11-28T23:30:00.123Z')).toEqual({ ms: Date.UTC(2026, 10, 28, 23, 30, 0, 123), offsetMinutes: 0 });
+  });
+  it('rejects impossible fields', () => {
+    expect(parseTimestamp('2026-13-01T00:00:00Z')).toBeNull();
+    expect(parseTimestamp('2026-02-29T00:00:00Z')).toBeNull();
+    expect(parseTimestamp('2026-01-01T24:00:00Z')).toBeNull();
+    expect(parseTimestamp('2026-01-01T00:00:00+24:00')).toBeNull();
+  });
+});
