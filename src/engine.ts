@@ -27,7 +27,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   const metrics = createMetrics();
   metrics.rulesInfo.set({ version: rules.version }, 1);
 
-  const pool = new pg.Pool({ connectionString: cfg.DATABASE_URL, max: cfg.DB_POOL_SIZE });
+  const pool = new pg.Pool({ connectionString: cfg.DATABASE_URL, max: cfg.DB_POOL_SIZE, application_name: 'loyalty-engine' });
   pool.on('error', (e) => log.warn({ err: e.message }, 'idle postgres connection failed'));
   const applied = await migrate(pool);
   if (applied.length > 0) log.info({ applied }, 'schema migrations applied');

@@ -19,7 +19,7 @@ export interface WorkerSettings {
 
 const settings = workerData as WorkerSettings;
 const log = createLogger(settings.logLevel, { thread: 'actor-worker' });
-const pool = new pg.Pool({ connectionString: settings.databaseUrl, max: settings.dbPoolSize });
+const pool = new pg.Pool({ connectionString: settings.databaseUrl, max: settings.dbPoolSize, application_name: 'loyalty-engine' });
 // A dropped connection must not crash the worker: the actor's retry loop handles it.
 pool.on('error', (e) => log.warn({ err: e.message }, 'idle postgres connection failed'));
 

@@ -65,6 +65,8 @@ export class DeadLetterRelay {
   private async drain(): Promise<void> {
     for (;;) {
       const client = await this.pool.connect();
+      const ignore = (): void => undefined; // the failing query reports it; see flushToPostgres
+      client.on('error', ignore);
       let n = 0;
       try {
         await client.query('BEGIN');
@@ -100,6 +102,7 @@ export class DeadLetterRelay {
         await client.query('ROLLBACK').catch(() => undefined);
         throw e;
       } finally {
+        client.off('error', ignore);
         client.release();
       }
       if (n > 0) this.onPublished(n);

@@ -65,6 +65,10 @@ const MERGE_SQL = `
 export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise<FlushOutcome> {
   const client = await pool.connect();
   let broken = false;
+  // A checked-out client whose connection dies emits 'error'; unhandled, that would crash the
+  // worker thread. The query in flight rejects as well, and that is where it is handled.
+  const ignore = (): void => undefined;
+  client.on('error', ignore);
   try {
     await ensureStagingTable(client);
     await client.query('BEGIN');
@@ -93,6 +97,7 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
     throw e;
   } finally {
     // A client that failed mid-transaction may be in any state: never hand it out again.
+    client.off('error', ignore);
     client.release(broken);
     if (broken) withStaging.delete(client);
   }

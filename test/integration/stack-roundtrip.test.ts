@@ -21,6 +21,7 @@ describe('the local stack', () => {
     const producer = kafka.producer();
     await producer.connect();
     const sent = Array.from({ length: 50 }, (_, i) => ({ key: `k${i % 7}`, value: `v${i}` }));
+    const values = sent.map((m) => m.value);
     await producer.send({ topic, messages: sent });
     await producer.disconnect();
 
@@ -41,7 +42,7 @@ describe('the local stack', () => {
       });
     });
     await consumer.disconnect();
-    expect(got.sort()).toEqual(sent.map((m) => m.value).sort());
+    expect(got.sort()).toEqual(values.sort());
   });
 
   it('round-trips rows through Postgres with COPY, escapes included', async () => {
