@@ -49,9 +49,6 @@ COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root config/ ./config/
 COPY --chown=root:root sql/ ./sql/
-# The compiled code resolves the repository root as dist/ (src/stack/paths.ts walks up two levels
-# from dist/src/stack), so sql/ and config/ are also reachable from there.
-RUN ln -s ../sql dist/sql && ln -s ../config dist/config
 
 # Code and config stay root-owned and read-only to the process; it writes nothing to disk.
 USER node

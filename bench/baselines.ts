@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process';
+import { KafkaConsumer } from '../src/kafka/library.js';
+import type { RdConsumer } from '../src/consumer/rdkafka-consumer.js';
+import { consumeBatch } from '../src/consumer/rdkafka-consumer.js';
+import { now, progress } from './support.js';
+
+/**
+ * The ceiling for this language: the same librdkafka client, same batch consume loop,
+ * doing nothing with the messages. Assigned manually from the beginning (no group).
+ */
+export async function rawConsumerRate(brokers: string, topic: string, partitions: number, total: number): Promise<{ seconds: number; rate: number }> {
+  const c = new KafkaConsumer(
+    { 'bootstrap.servers': brokers, 'group.id': `bench-raw-${Date.now()}`, 'enable.auto.commit': false, 'fetch.wait.max.ms': 50, 'queued.max.messages.kbytes': 65536 },
+    { 'auto.offset.reset': 'earliest' },
+  ) as unknown as RdConsumer & { assign: (a: { topic: string; partition: number; offset: number }[]) => void };
+  await new Promise<void>((resolve, reject) => c.connect({}, (err) => (err ? reject(err) : resolve())));
+  c.setDefaultConsumeTimeout(100);
+  const p = progress('raw librdkafka consumer');
+  const started = now();
+  c.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+  let seen = 0;
+  let bytes = 0;
+  while (seen < total) {
+    const msgs = await consumeBatch(c, 5000);
+    seen += msgs.length;
+    for (const m of msgs) bytes += m.value?.length ?? 0; // touch the data, as any consumer would
+    if (seen % 100_000 < msgs.length) p.update(`${seen}/${total}`);
+  }
+  const seconds = (now() - started) / 1000;
+  p.done(`${seen} in ${seconds.toFixed(2)} s (${bytes} bytes)`);
+  await new Promise<void>((resolve) => c.disconnect(() => resolve()));
+  return { seconds, rate: total / seconds };
+}
+
+/** The C ceiling: kcat consuming to /dev/null, when installed. */
+export function kcatRate(brokers: string, topic: string, total: number): { seconds: number; rate: number } | null {
+  const bin = ['kcat', 'kafkacat'].find((b) => spawnSync('which', [b]).status === 0);
+  if (!bin) return null;
+  const p = progress(bin);
+  p.update('consuming');
+  const started = now();
+  const r = spawnSync(bin, ['-C', '-b', brokers, '-t', topic, '-o', 'beginning', '-e', '-q', '-c', String(total), '-f', '%s\n'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 1 << 20,
+  });
+  const seconds = (now() - started) / 1000;
+  if (r.status !== 0) {
+    p.done(`failed: ${r.stderr?.toString().slice(0, 200)}`);
+    return null;
+  }
+  p.done(`${total} in ${seconds.toFixed(2)} s`);
+  return { seconds, rate: total / seconds };
+}

@@ -1,0 +1,35 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { ROOT_DIR } from '../src/stack/paths.js';
+
+export const now = (): number => performance.now();
+
+/** A live one-line progress indicator on stderr (so results on stdout stay clean). */
+export function progress(label: string): { update: (text: string) => void; done: (text: string) => void } {
+  return {
+    update: (text) => process.stderr.write(`\r[bench] ${label}: ${text}`.padEnd(100)),
+    done: (text) => process.stderr.write(`\r[bench] ${label}: ${text}`.padEnd(100) + '\n'),
+  };
+}
+
+export function startEngineChild(env: Record<string, string>): { proc: ChildProcess; started: Promise<void>; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT_DIR, 'src/main.ts')], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const started = new Promise<void>((resolve) => {
+    proc.stdout?.on('data', () => undefined);
+    setTimeout(resolve, 0);
+  });
+  return { proc, started, exited };
+}
+
+export function table(rows: Record<string, string | number>[]): string {
+  if (rows.length === 0) return '';
+  const cols = Object.keys(rows[0]!);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |`;
+  return [line(cols), `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(cols.map((c) => String(r[c]))))].join('\n');
+}
