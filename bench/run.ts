@@ -49,7 +49,7 @@ async function main(): Promise<void> {
 
   // 2. Ceilings on the same backlog.
   const raw = await rawConsumerRate(ends.kafkaBrokers, topic, partitions, events);
-  const kcat = kcatRate(ends.kafkaBrokers, topic, events);
+  const kcat = await kcatRate(ends.kafkaBrokers, topic, events);
 
   // 3. The engine, cold start to fully committed.
   const dbName = `${run}_db`;
