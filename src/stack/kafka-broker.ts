@@ -120,6 +120,11 @@ export async function startBroker(s: BrokerSettings, log: (line: string) => void
     log(`kafka: already running (pid ${status.pid}) at ${brokerAddress(s)}`);
     return brokerAddress(s);
   }
+  if (status.pid === null && status.answers) {
+    // Another checkout's (or a hand-started) broker: use it, as we use a Postgres that answers.
+    log(`kafka: a broker not started from this checkout already answers at ${brokerAddress(s)}; using it`);
+    return brokerAddress(s);
+  }
   if (status.pid !== null) await stopPid(status.pid); // ours, but not answering: restart it
   for (const port of [s.port, s.controllerPort]) {
     if (await portAnswers(s.host, port)) {
