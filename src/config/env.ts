@@ -20,7 +20,7 @@ const schema = z.object({
   /** ... or once its oldest pending event is this old. */
   FLUSH_MAX_AGE_MS: int(1, 600_000).default(250),
   /** Pause fetching a partition whose unflushed plus queued events pass this. */
-  MAX_PENDING_EVENTS: int(1, 100_000_000).default(100_000),
+  MAX_PENDING_EVENTS: int(1, 100_000_000).default(50_000),
   /** Messages handed to one actor task at most. */
   MAX_BATCH_EVENTS: int(1, 1_000_000).default(5_000),
   /** Users kept in memory per partition actor (dirty users are never evicted). */

@@ -54,7 +54,8 @@ export function createRdConsumer(s: ConsumerSettings, onRebalance: RebalanceHand
       // Large fetches amortise round trips; oversized single messages still arrive (and are dead-lettered).
       'fetch.min.bytes': 1,
       'fetch.wait.max.ms': 50,
-      'queued.max.messages.kbytes': 65536,
+      // Per partition: bounds memory with many partitions assigned (12 x 8 MiB), while keeping fetches large.
+      'queued.max.messages.kbytes': 8192,
       'rebalance_cb': (err: LibrdKafkaError, assignment: Assignment[]) => {
         if (err.code === ERR_ASSIGN) onRebalance('assign', assignment);
         else if (err.code === ERR_REVOKE) onRebalance('revoke', assignment);
