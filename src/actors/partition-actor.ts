@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { decodeEvent, type DecodeLimits } from '../events/decode.js';
 import type { LoyaltyEvent } from '../events/event.js';
 import type { RuleSet } from '../rules/index.js';
-import type { UserState } from '../rules/types.js';
+import type { PurchaseRecord, UserState } from '../rules/types.js';
+import { eventKey, loadEventFacts, type LedgerFact, type RefundTotals } from '../store/event-facts.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, loadUsers, readStoredOffset, type FlushBatch, type FlushOutcome } from '../store/flush.js';
 import { keyAt, valueAt, type PackedBatch } from './batch-codec.js';
@@ -54,6 +55,14 @@ export class PartitionActor {
   private deadLetters: string[] = [];
   private pendingEvents = 0;
   private readonly scratch: UserState = { balance: 0, lifetimeEarned: 0, earnedToday: 0 };
+  /** Given event ids applied since the last flush (Postgres does not have them yet): the duplicate check's memory. */
+  private pendingIds = new Set<string>();
+  /** Purchases applied since the last flush, for refunds that follow them before a flush. */
+  private pendingPurchases = new Map<string, { amount: number; points: number }>();
+  /** Refund totals per purchase, changed since the last flush (absolute values). */
+  private refundTotals = new Map<string, RefundTotals>();
+  /** What the ledger said about this batch's event ids (filled per batch). */
+  private facts = new Map<string, LedgerFact[]>();
 
   constructor(
     readonly topic: string,
@@ -76,27 +85,31 @@ export class PartitionActor {
     const { limits } = this.deps;
     const decoded: (ReturnType<typeof decodeEvent> & { offset: number; key: Uint8Array | null; value: Uint8Array | null })[] = [];
     const missing = new Set<string>();
+    const lookups = new Map<string, { userId: string; eventId: string }>();
     for (let i = 0; i < batch.count; i++) {
       const offset = batch.offsets[i]!;
       if (offset < this.nextOffset) continue; // already applied (a redelivery after a seek)
       const key = keyAt(batch, view, i);
       const value = valueAt(batch, view, i);
       const r = decodeEvent(value, { topic: this.topic, partition: this.partition, offset, key: key === null ? null : keyDecoder.decode(key) }, limits);
-      if (r.ok && !this.users.has(r.event.userId)) missing.add(r.event.userId);
+      if (r.ok) {
+        const e = r.event;
+        if (!this.users.has(e.userId)) missing.add(e.userId);
+        if (e.eventIdGiven) lookups.set(eventKey(e.userId, e.eventId), { userId: e.userId, eventId: e.eventId });
+        if (e.originalEventId !== undefined) lookups.set(eventKey(e.userId, e.originalEventId), { userId: e.userId, eventId: e.originalEventId });
+      }
       decoded.push({ ...r, offset, key, value });
     }
     if (missing.size > 0) await this.loadMissing([...missing]);
+    await this.loadFacts([...lookups.values()]);
 
     const rules = this.deps.rules();
     for (const d of decoded) {
       if (d.ok) {
-        this.apply(d.event, d.offset, rules, events);
+        const unknownPurchase = this.apply(d.event, d.offset, rules, events);
+        if (unknownPurchase) this.deadLetter(d.offset, 'unknown_purchase', `refund names purchase "${d.event.originalEventId ?? ''}", which this user does not have`, d.key, d.value, dead, events, d.event.type);
       } else {
-        this.deadLetters.push(
-          copyRow([copyText(this.topic), String(this.partition), String(d.offset), d.reason, copyText(d.detail), copyBytea(d.key), copyBytea(d.value)]),
-        );
-        dead[d.reason] = (dead[d.reason] ?? 0) + 1;
-        events['invalid:dead_lettered'] = (events['invalid:dead_lettered'] ?? 0) + 1;
+        this.deadLetter(d.offset, d.reason, d.detail, d.key, d.value, dead, events, 'invalid');
       }
       this.pendingEvents++;
       this.nextOffset = d.offset + 1;
@@ -107,6 +120,46 @@ export class PartitionActor {
     }
     this.evict();
     return 'ok';
+  }
+
+  private deadLetter(offset: number, reason: string, detail: string, key: Uint8Array | null, value: Uint8Array | null, dead: Counts, events: Counts, type: string): void {
+    this.deadLetters.push(copyRow([copyText(this.topic), String(this.partition), String(offset), reason, copyText(detail), copyBytea(key), copyBytea(value)]));
+    dead[reason] = (dead[reason] ?? 0) + 1;
+    const k = `${type}:dead_lettered`;
+    events[k] = (events[k] ?? 0) + 1;
+  }
+
+  /** One round trip for the batch's given event ids and refunded purchases. */
+  private async loadFacts(pairs: { userId: string; eventId: string }[]): Promise<void> {
+    const unknown = pairs.filter((p) => !this.pendingIds.has(eventKey(p.userId, p.eventId)));
+    if (unknown.length === 0) {
+      this.facts = new Map();
+      return;
+    }
+    const loaded = await this.retrying('load event facts', () => loadEventFacts(this.deps.pool, unknown));
+    this.facts = loaded.facts;
+    for (const [k, v] of loaded.refunds) if (!this.refundTotals.has(k)) this.refundTotals.set(k, v);
+  }
+
+  /** True when an earlier occurrence of this user's event id lies within the window. */
+  private isDuplicate(event: LoyaltyEvent, key: string, windowMs: number): boolean {
+    if (this.pendingIds.has(key)) return true;
+    const earlier = this.facts.get(key);
+    if (earlier === undefined) return false;
+    for (const f of earlier) if (Math.abs(event.timestampMs - f.eventTimeMs) <= windowMs) return true;
+    return false;
+  }
+
+  private purchaseFor(userId: string, originalEventId: string): PurchaseRecord | undefined {
+    const key = eventKey(userId, originalEventId);
+    let base = this.pendingPurchases.get(key);
+    if (base === undefined) {
+      const f = this.facts.get(key)?.find((x) => x.eventType === 'purchase' && x.status === 'applied');
+      if (f !== undefined) base = { amount: f.amount, points: f.points };
+    }
+    if (base === undefined) return undefined;
+    const t = this.refundTotals.get(key);
+    return { eventId: originalEventId, amount: base.amount, pointsEarned: base.points, pointsRefunded: t?.pointsRefunded ?? 0, amountRefunded: t?.amountRefunded ?? 0 };
   }
 
   private async loadMissing(userIds: string[]): Promise<void> {
@@ -126,34 +179,52 @@ export class PartitionActor {
     }
   }
 
-  private apply(event: LoyaltyEvent, offset: number, rules: RuleSet, events: Counts): void {
+  /** Applies one event to its user; returns true when it is a refund of an unknown purchase (a dead letter). */
+  private apply(event: LoyaltyEvent, offset: number, rules: RuleSet, events: Counts): boolean {
     const u = this.users.get(event.userId)!;
-    const day = Math.floor((event.timestampMs + event.utcOffsetMinutes * 60_000) / DAY_MS);
-    const st = this.scratch;
-    st.balance = u.balance;
-    st.lifetimeEarned = u.lifetimeEarned;
-    st.earnedToday = day === u.earnedDay ? u.earnedToday : 0;
-    const outcome = rules.evaluate(event, st);
+    const key = event.eventIdGiven ? eventKey(event.userId, event.eventId) : '';
+    let status: 'applied' | 'rejected' | 'duplicate';
     let points = 0;
-    let status: 'applied' | 'rejected';
     let reason: string = COPY_NULL;
-    if (outcome.kind === 'applied') {
-      status = 'applied';
-      points = outcome.delta;
-      u.balance += outcome.delta;
-      u.deltaPoints += outcome.delta;
-      u.lifetimeEarned += outcome.earnedDelta;
-      u.deltaEarned += outcome.earnedDelta;
-      if (outcome.earnedDelta !== 0 && day >= u.earnedDay) {
-        if (day > u.earnedDay) {
-          u.earnedDay = day;
-          u.earnedToday = 0;
-        }
-        u.earnedToday += outcome.earnedDelta;
-      }
+    if (event.eventIdGiven && this.isDuplicate(event, key, rules.idempotencyWindowMs)) {
+      status = 'duplicate';
+      reason = 'repeated_event_id';
     } else {
-      status = 'rejected';
-      reason = copyText(outcome.reason);
+      const day = Math.floor((event.timestampMs + event.utcOffsetMinutes * 60_000) / DAY_MS);
+      const st = this.scratch;
+      st.balance = u.balance;
+      st.lifetimeEarned = u.lifetimeEarned;
+      st.earnedToday = day === u.earnedDay ? u.earnedToday : 0;
+      const purchase = event.type === 'refund' ? this.purchaseFor(event.userId, event.originalEventId ?? '') : undefined;
+      const outcome = rules.evaluate(event, st, purchase);
+      if (outcome.kind === 'rejected' && outcome.reason === 'unknown_purchase') return true;
+      if (outcome.kind === 'applied') {
+        status = 'applied';
+        points = outcome.delta;
+        u.balance += outcome.delta;
+        u.deltaPoints += outcome.delta;
+        u.lifetimeEarned += outcome.earnedDelta;
+        u.deltaEarned += outcome.earnedDelta;
+        // Only earning counts towards the per-day cap; clawbacks do not give cap room back.
+        if (outcome.earnedDelta > 0 && day >= u.earnedDay) {
+          if (day > u.earnedDay) {
+            u.earnedDay = day;
+            u.earnedToday = 0;
+          }
+          u.earnedToday += outcome.earnedDelta;
+        }
+        if (event.type === 'purchase' && event.eventIdGiven) this.pendingPurchases.set(key, { amount: event.amount, points: outcome.delta });
+        if (event.type === 'refund' && purchase !== undefined) {
+          this.refundTotals.set(eventKey(event.userId, purchase.eventId), {
+            amountRefunded: purchase.amountRefunded + event.amount,
+            pointsRefunded: purchase.pointsRefunded - outcome.delta,
+          });
+        }
+      } else {
+        status = 'rejected';
+        reason = copyText(outcome.reason);
+      }
+      if (event.eventIdGiven) this.pendingIds.add(key);
     }
     // Every event marks its user, so a user seen only through rejected events still has a (zero) balance row.
     if (!u.dirty) {
@@ -164,11 +235,12 @@ export class PartitionActor {
     this.ledger.push(
       copyRow([
         copyText(this.topic), String(this.partition), String(offset), copyText(event.eventId), event.userId, event.type,
-        String(points), String(u.balance), status, reason, event.timestamp, rules.version,
+        String(points), String(u.balance), status, reason, event.timestamp, rules.version, String(event.amount), copyText(event.originalEventId),
       ]),
     );
     const k = `${event.type}:${status}`;
     events[k] = (events[k] ?? 0) + 1;
+    return false;
   }
 
   /** Commits everything pending with the new offset; on a fence, drops all state and starts over at the stored offset. */
@@ -189,6 +261,10 @@ export class PartitionActor {
       deltas: deltas.join(''),
       ledger: this.ledger.join(''),
       deadLetters: this.deadLetters.join(''),
+      refunds: [...this.refundTotals].map(([k, t]) => {
+        const [userId = '', eventId = ''] = k.split('\u0000');
+        return { userId, eventId, ...t };
+      }),
     };
     const outcome = await this.commitResolvingAmbiguity(batch);
     if (outcome.kind === 'fenced') {
@@ -205,6 +281,7 @@ export class PartitionActor {
     this.dirtyUsers = [];
     this.ledger = [];
     this.deadLetters = [];
+    this.clearPendingFacts();
     this.pendingEvents = 0;
     this.committedOffset = batch.newOffset;
     return 'ok';
@@ -240,7 +317,15 @@ export class PartitionActor {
     }
   }
 
+  /** After a commit (or a reset) Postgres is the memory: these only cover what it did not have. */
+  private clearPendingFacts(): void {
+    this.pendingIds.clear();
+    this.pendingPurchases.clear();
+    this.refundTotals.clear();
+  }
+
   private reset(offset: number): void {
+    this.clearPendingFacts();
     this.users.clear();
     this.dirtyUsers = [];
     this.ledger = [];

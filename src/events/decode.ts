@@ -128,6 +128,7 @@ export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, li
 
   const event: LoyaltyEvent = {
     eventId: eventIdRaw ?? `${at.topic}:${at.partition}:${at.offset}`,
+    eventIdGiven: eventIdRaw !== undefined,
     userId,
     type: type as EventType,
     amount,

@@ -12,6 +12,8 @@ export interface LineItem {
 export interface LoyaltyEvent {
   /** From the wire, or `${topic}:${partition}:${offset}` when the producer sent none. */
   eventId: string;
+  /** False when eventId was derived from the position: such an event cannot repeat, so needs no duplicate check. */
+  eventIdGiven: boolean;
   userId: string;
   type: EventType;
   /** Currency amount for purchase/refund, points for redeem, signed points for adjust. */

@@ -5,6 +5,10 @@ export interface GeneratorOptions {
   /** Zipf exponent for user popularity; 0 = uniform. */
   skew: number;
   redeemRatio: number;
+  /** Share of events that refund part or all of an earlier purchase of the same user. */
+  refundRatio?: number;
+  /** Share of events that re-send an earlier event unchanged (the engine must not count it twice). */
+  duplicateRatio?: number;
   /** Share of messages that are deliberately invalid (dead letters). */
   badRatio: number;
   seed: number;
@@ -18,7 +22,7 @@ export interface SimulatedMessage {
   /** True when the engine must dead-letter it. */
   bad: boolean;
   /** For valid events: what the reference replay needs. */
-  event?: { userId: string; type: 'purchase' | 'redeem'; amount: number; timestamp: string };
+  event?: { userId: string; type: 'purchase' | 'redeem' | 'refund'; amount: number; timestamp: string; eventId?: string; originalEventId?: string };
 }
 
 const OFFSETS = ['Z', '+09:00', '-05:00', '+01:00', '-08:00', '+05:30'];
@@ -45,6 +49,11 @@ export function* generateMessages(count: number, o: GeneratorOptions): Generator
   const random = createRandom(o.seed);
   const pickUser = createZipf(o.users, o.skew, random);
   const start = o.startMs ?? Date.UTC(2026, 10, 16); // a Monday
+  const refundRatio = o.refundRatio ?? 0;
+  const duplicateRatio = o.duplicateRatio ?? 0;
+  // Recent purchases per user (refund targets) and recent events (to re-send): bounded.
+  const purchases = new Map<string, { id: string; amount: number }[]>();
+  const recent: SimulatedMessage[] = [];
   for (let i = 0; i < count; i++) {
     const userId = userName(pickUser());
     const ts = formatTimestamp(start + Math.floor(random() * 14 * 86_400_000), OFFSETS[Math.floor(random() * OFFSETS.length)]!);
@@ -53,13 +62,42 @@ export function* generateMessages(count: number, o: GeneratorOptions): Generator
       yield badMessage(BAD_KINDS[Math.floor(random() * BAD_KINDS.length)]!, userId, ts, i, o.seed);
       continue;
     }
+    const roll = random();
+    if (roll < duplicateRatio && recent.length > 0) {
+      yield recent[Math.floor(random() * recent.length)]!;
+      continue;
+    }
+    const mine = purchases.get(userId);
+    if (roll < duplicateRatio + refundRatio && mine !== undefined && mine.length > 0) {
+      const p = mine[Math.floor(random() * mine.length)]!;
+      const share = [0.25, 0.5, 1][Math.floor(random() * 3)]!;
+      const amount = Math.round(p.amount * share * 100) / 100;
+      const eventId = `r-${o.seed}-${i}`;
+      const body = { event_id: eventId, user_id: userId, event_type: 'refund', amount, timestamp: ts, original_event_id: p.id };
+      yield remember(recent, { key: userId, value: Buffer.from(JSON.stringify(body)), bad: false, event: { userId, type: 'refund', amount, timestamp: ts, eventId, originalEventId: p.id } });
+      continue;
+    }
     const redeem = random() < o.redeemRatio;
     const amount = redeem ? 1 + Math.floor(random() * 300) : Math.round(random() * 50_000) / 100;
     const type = redeem ? 'redeem' : 'purchase';
     const body: Record<string, unknown> = { user_id: userId, event_type: type, amount, timestamp: ts };
-    if (withId) body.event_id = `e-${o.seed}-${i}`;
-    yield { key: userId, value: Buffer.from(JSON.stringify(body)), bad: false, event: { userId, type, amount, timestamp: ts } };
+    const eventId = withId ? `e-${o.seed}-${i}` : undefined;
+    if (eventId !== undefined) body.event_id = eventId;
+    if (!redeem && eventId !== undefined && refundRatio > 0) {
+      const list = purchases.get(userId) ?? [];
+      if (list.length >= 4) list.shift();
+      list.push({ id: eventId, amount });
+      purchases.set(userId, list);
+    }
+    const m: SimulatedMessage = { key: userId, value: Buffer.from(JSON.stringify(body)), bad: false, event: { userId, type, amount, timestamp: ts, ...(eventId !== undefined && { eventId }) } };
+    yield eventId !== undefined && duplicateRatio > 0 ? remember(recent, m) : m;
   }
+}
+
+function remember(recent: SimulatedMessage[], m: SimulatedMessage): SimulatedMessage {
+  if (recent.length >= 1000) recent.shift();
+  recent.push(m);
+  return m;
 }
 
 function badMessage(kind: (typeof BAD_KINDS)[number], userId: string, ts: string, i: number, seed: number): SimulatedMessage {

@@ -18,12 +18,14 @@ export interface FlushBatch {
   ledger: string;
   /** Rows for dead_letters (see DEAD_LETTER_COLUMNS). */
   deadLetters: string;
+  /** Refund totals of purchases refunded since the last flush (absolute values). */
+  refunds: { userId: string; eventId: string; amountRefunded: number; pointsRefunded: number }[];
 }
 
 export type FlushOutcome = { kind: 'committed' } | { kind: 'fenced'; storedOffset: number | null };
 
 export const LEDGER_COLUMNS =
-  'topic, partition, kafka_offset, event_id, user_id, event_type, points, balance_after, status, reason, event_time, rules_version';
+  'topic, partition, kafka_offset, event_id, user_id, event_type, points, balance_after, status, reason, event_time, rules_version, amount, original_event_id';
 export const DEAD_LETTER_COLUMNS = 'topic, partition, kafka_offset, reason, detail, message_key, message_value';
 
 const withStaging = new WeakSet<pg.PoolClient>();
@@ -89,6 +91,15 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
     }
     await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`, batch.ledger);
     await copyIn(client, `COPY dead_letters (${DEAD_LETTER_COLUMNS}) FROM STDIN`, batch.deadLetters);
+    if (batch.refunds.length > 0) {
+      const r = batch.refunds;
+      await client.query(
+        `INSERT INTO purchase_refunds (user_id, event_id, amount_refunded, points_refunded)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::bigint[])
+         ON CONFLICT (user_id, event_id) DO UPDATE SET amount_refunded = EXCLUDED.amount_refunded, points_refunded = EXCLUDED.points_refunded`,
+        [r.map((x) => x.userId), r.map((x) => x.eventId), r.map((x) => x.amountRefunded), r.map((x) => x.pointsRefunded)],
+      );
+    }
     await client.query('COMMIT');
     return { kind: 'committed' };
   } catch (e) {

@@ -5,7 +5,7 @@ import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './
 import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
 
 const EVENTS = 60_000;
-const gen = { users: 2_000, skew: 1.0, redeemRatio: 0.35, badRatio: 0.002, seed: 99 };
+const gen = { users: 2_000, skew: 1.0, redeemRatio: 0.35, refundRatio: 0.05, duplicateRatio: 0.02, badRatio: 0.002, seed: 99 };
 
 async function committed(pool: pg.Pool, topic: string): Promise<number> {
   const r = await pool.query<{ sum: string | null }>('SELECT sum(next_offset) AS sum FROM consumer_offsets WHERE topic = $1', [topic]);

@@ -4,9 +4,9 @@ import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './
 import { freshDatabase, freshTopic, messageCount, stackEnv, waitFor } from './support/stack.js';
 
 const EVENTS = Number(process.env.EXACTNESS_EVENTS ?? 200_000);
-const gen = { users: 5_000, skew: 1.1, redeemRatio: 0.3, badRatio: 0.002, seed: 1234 };
+const gen = { users: 5_000, skew: 1.1, redeemRatio: 0.3, refundRatio: 0.05, duplicateRatio: 0.02, badRatio: 0.002, seed: 1234 };
 
-describe(`balances are exact: ${EVENTS} events`, () => {
+describe(`balances are exact: ${EVENTS} events with refunds, repeated ids and poison`, () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let engine: EngineProcess | undefined;
 
@@ -28,6 +28,8 @@ describe(`balances are exact: ${EVENTS} events`, () => {
     const ledger = await ledgerCounts(db.pool, topic);
     expect(ledger.applied).toBe(expected.applied);
     expect(ledger.rejected).toBe(expected.rejected);
+    expect(ledger.duplicates).toBe(expected.duplicates);
+    expect(expected.duplicates).toBeGreaterThan(1000);
     expect(ledger.deadLetters).toBe(expected.bad);
     expect(ledger.rows + ledger.deadLetters).toBe(EVENTS);
     expect(expected.bad).toBeGreaterThan(0);

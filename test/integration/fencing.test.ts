@@ -56,7 +56,7 @@ describe('a stale owner cannot write', () => {
     const before = await db.pool.query('SELECT * FROM balances ORDER BY user_id');
     const outcome = await flushToPostgres(db.pool, {
       topic: 'fence-topic', partition: 0, expectedOffset: 0, newOffset: 99, owner: 'zombie',
-      deltas: 'alice\t1000\t1000\t0\t0\t98\n', ledger: '', deadLetters: '',
+      deltas: 'alice\t1000\t1000\t0\t0\t98\n', ledger: '', deadLetters: '', refunds: [],
     });
     expect(outcome).toEqual({ kind: 'fenced', storedOffset: 3 });
     const after = await db.pool.query('SELECT * FROM balances ORDER BY user_id');

@@ -51,13 +51,14 @@ export async function compareBalances(pool: pg.Pool, expected: ExpectedBalances)
 }
 
 /** Ledger invariants: one row per offset (the PK), and no applied event counted twice. */
-export async function ledgerCounts(pool: pg.Pool, topic: string): Promise<{ rows: number; applied: number; rejected: number; deadLetters: number }> {
-  const r = await pool.query<{ rows: string; applied: string; rejected: string }>(
-    `SELECT count(*) AS rows, count(*) FILTER (WHERE status = 'applied') AS applied, count(*) FILTER (WHERE status = 'rejected') AS rejected
+export async function ledgerCounts(pool: pg.Pool, topic: string): Promise<{ rows: number; applied: number; rejected: number; duplicates: number; deadLetters: number }> {
+  const r = await pool.query<{ rows: string; applied: string; rejected: string; duplicates: string }>(
+    `SELECT count(*) AS rows, count(*) FILTER (WHERE status = 'applied') AS applied, count(*) FILTER (WHERE status = 'rejected') AS rejected,
+            count(*) FILTER (WHERE status = 'duplicate') AS duplicates
      FROM point_transactions WHERE topic = $1`,
     [topic],
   );
   const d = await pool.query<{ n: string }>('SELECT count(*) AS n FROM dead_letters WHERE topic = $1', [topic]);
   const row = r.rows[0]!;
-  return { rows: Number(row.rows), applied: Number(row.applied), rejected: Number(row.rejected), deadLetters: Number(d.rows[0]!.n) };
+  return { rows: Number(row.rows), applied: Number(row.applied), rejected: Number(row.rejected), duplicates: Number(row.duplicates), deadLetters: Number(d.rows[0]!.n) };
 }

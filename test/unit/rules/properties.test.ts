@@ -40,6 +40,7 @@ const arbEvent = (type: fc.Arbitrary<'purchase' | 'redeem'>, amount: fc.Arbitrar
     })
     .map(({ category, sku, items, ...r }) => ({
       eventId: 'e',
+      eventIdGiven: true,
       userId: 'u',
       timestamp: '(generated)',
       ...r,
@@ -124,7 +125,7 @@ describe('properties', () => {
           const p = purchaseRecord(amount, earned);
           for (const r of refunds) {
             const before = p.pointsRefunded;
-            const o = rules.evaluate({ eventId: 'r', userId: 'u', type: 'refund', amount: r, timestamp: '', timestampMs: 0, utcOffsetMinutes: 0 }, { balance: 0, lifetimeEarned: 0, earnedToday: 0 }, p);
+            const o = rules.evaluate({ eventId: 'r', eventIdGiven: true, userId: 'u', type: 'refund', amount: r, timestamp: '', timestampMs: 0, utcOffsetMinutes: 0 }, { balance: 0, lifetimeEarned: 0, earnedToday: 0 }, p);
             if (o.kind !== 'applied') throw new Error('refund rejected');
             expect(o.delta).toBeLessThanOrEqual(0);
             expect(o.earnedDelta).toBe(o.delta);
@@ -160,7 +161,7 @@ describe('properties', () => {
           expected *= r.multiplier;
           if (r.stop) break;
         }
-        const e: LoyaltyEvent = { eventId: 'e', userId: 'u', type: 'purchase', amount, timestamp: '', timestampMs: 0, utcOffsetMinutes: 0, ...(category !== undefined && { category }) };
+        const e: LoyaltyEvent = { eventId: 'e', eventIdGiven: true, userId: 'u', type: 'purchase', amount, timestamp: '', timestampMs: 0, utcOffsetMinutes: 0, ...(category !== undefined && { category }) };
         expect(rules.evaluate(e, { balance: 0, lifetimeEarned: 0, earnedToday: 0 })).toEqual({ kind: 'applied', delta: expected, earnedDelta: expected });
       }),
       { numRuns: 2000 },
