@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { ActorPool } from './actors/actor-pool.js';
@@ -10,7 +10,8 @@ import { engineRoutes } from './http/routes.js';
 import { startHttpServer, type HttpServer } from './http/uws-server.js';
 import { ensureTopics } from './kafka/admin.js';
 import { createMetrics } from './metrics/registry.js';
-import { defaultRuleSet, loadRulesFile } from './rules/index.js';
+import { watchRules } from './rules/hot-reload.js';
+import { defaultRuleSet, parseRules } from './rules/index.js';
 import { ROOT_DIR } from './stack/paths.js';
 import { migrate } from './store/migrations.js';
 
@@ -23,7 +24,8 @@ export interface Engine {
 export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engine> {
   const rulesFile = path.isAbsolute(cfg.RULES_FILE) ? cfg.RULES_FILE : path.join(ROOT_DIR, cfg.RULES_FILE);
   // Validate the rules here, once, so a bad file stops the process with its error before anything starts.
-  const rules = existsSync(rulesFile) ? loadRulesFile(rulesFile) : defaultRuleSet();
+  const rulesText = existsSync(rulesFile) ? readFileSync(rulesFile, 'utf8') : null;
+  const rules = rulesText !== null ? parseRules(rulesText, rulesFile) : defaultRuleSet();
   const metrics = createMetrics();
   metrics.rulesInfo.set({ version: rules.version }, 1);
 
@@ -41,7 +43,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   const actors = new ActorPool(cfg.WORKER_THREADS, {
     databaseUrl: cfg.DATABASE_URL,
     dbPoolSize: Math.max(2, cfg.DB_POOL_SIZE),
-    rulesFile,
+    rulesText: rulesText !== null ? { version: rules.version, text: rulesText } : null,
     owner: cfg.ENGINE_ID,
     logLevel: cfg.LOG_LEVEL,
     limits: { maxMessageBytes: cfg.MAX_MESSAGE_BYTES, flushMaxEvents: cfg.FLUSH_MAX_EVENTS, cacheUsers: cfg.ACTOR_CACHE_USERS },
@@ -94,6 +96,19 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   );
   log.info({ port: http.port, host: cfg.HTTP_HOST }, 'http listening');
 
+  const rulesReloader = watchRules(rulesFile, rules, {
+    applied: (next, text) => {
+      consumer.setRules(text);
+      metrics.rulesInfo.reset();
+      metrics.rulesInfo.set({ version: next.version }, 1);
+      log.info({ version: next.version, file: rulesFile }, 'rules reloaded');
+    },
+    rejected: (e) => {
+      metrics.rulesReloadFailures.inc();
+      log.error({ err: e.message, file: rulesFile }, 'rules file rejected; keeping the rules in force');
+    },
+  });
+
   await consumer.start();
   log.info({ topic: cfg.KAFKA_TOPIC, group: cfg.KAFKA_GROUP_ID, threads: cfg.WORKER_THREADS, rules: rules.version }, 'engine started');
 
@@ -101,6 +116,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     httpPort: http.port,
     stop: async () => {
       http.close();
+      rulesReloader.stop();
       await consumer.stop();
       clearInterval(dbCheck);
       await relay.stop();

@@ -9,7 +9,8 @@ import { flushToPostgres, loadUsers, readStoredOffset, type FlushBatch, type Flu
 import { keyAt, valueAt, type PackedBatch } from './batch-codec.js';
 import type { Counts, FlushStats } from './protocol.js';
 
-export interface ActorLimits extends DecodeLimits {
+export interface ActorLimits {
+  maxMessageBytes: number;
   flushMaxEvents: number;
   cacheUsers: number;
 }
@@ -83,6 +84,9 @@ export class PartitionActor {
   async process(batch: PackedBatch, events: Counts, dead: Counts, flushes: FlushStats[]): Promise<'ok' | 'fenced'> {
     const view = new Uint8Array(batch.bytes);
     const { limits } = this.deps;
+    // One rules version per batch, even if a reload lands while it waits on Postgres.
+    const rules = this.deps.rules();
+    const decodeLimits: DecodeLimits = { maxMessageBytes: limits.maxMessageBytes, maxAmount: rules.maxAmount };
     const decoded: (ReturnType<typeof decodeEvent> & { offset: number; key: Uint8Array | null; value: Uint8Array | null })[] = [];
     const missing = new Set<string>();
     const lookups = new Map<string, { userId: string; eventId: string }>();
@@ -91,7 +95,7 @@ export class PartitionActor {
       if (offset < this.nextOffset) continue; // already applied (a redelivery after a seek)
       const key = keyAt(batch, view, i);
       const value = valueAt(batch, view, i);
-      const r = decodeEvent(value, { topic: this.topic, partition: this.partition, offset, key: key === null ? null : keyDecoder.decode(key) }, limits);
+      const r = decodeEvent(value, { topic: this.topic, partition: this.partition, offset, key: key === null ? null : keyDecoder.decode(key) }, decodeLimits);
       if (r.ok) {
         const e = r.event;
         if (!this.users.has(e.userId)) missing.add(e.userId);
@@ -103,7 +107,6 @@ export class PartitionActor {
     if (missing.size > 0) await this.loadMissing([...missing]);
     await this.loadFacts([...lookups.values()]);
 
-    const rules = this.deps.rules();
     for (const d of decoded) {
       if (d.ok) {
         const unknownPurchase = this.apply(d.event, d.offset, rules, events);

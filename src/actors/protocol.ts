@@ -9,6 +9,8 @@ export interface ActorAddress {
   topic: string;
   partition: number;
   epoch: number;
+  /** Present when the rules changed since this partition's last task: validated YAML and its version. */
+  rules?: { version: string; text: string };
 }
 
 export type ActorTask =

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { workerData } from 'piscina';
 import { createLogger } from '../logging/logger.js';
-import { defaultRuleSet, loadRulesFile, type RuleSet } from '../rules/index.js';
+import { defaultRuleSet, parseRules, type RuleSet } from '../rules/index.js';
 import { openPartitionOffset } from '../store/flush.js';
 import { PartitionActor, type ActorLimits } from './partition-actor.js';
 import type { ActorResult, ActorTask, Counts, FlushStats } from './protocol.js';
@@ -11,10 +10,11 @@ import type { ActorResult, ActorTask, Counts, FlushStats } from './protocol.js';
 export interface WorkerSettings {
   databaseUrl: string;
   dbPoolSize: number;
-  rulesFile: string;
+  /** The rules validated by the main thread at start (null: the built-in rules). */
+  rulesText: { version: string; text: string } | null;
   owner: string;
   logLevel: string;
-  limits: Omit<ActorLimits, 'maxAmount'>;
+  limits: ActorLimits;
 }
 
 const settings = workerData as WorkerSettings;
@@ -23,7 +23,7 @@ const pool = new pg.Pool({ connectionString: settings.databaseUrl, max: settings
 // A dropped connection must not crash the worker: the actor's retry loop handles it.
 pool.on('error', (e) => log.warn({ err: e.message }, 'idle postgres connection failed'));
 
-let rules: RuleSet = existsSync(settings.rulesFile) ? loadRulesFile(settings.rulesFile) : defaultRuleSet();
+let rules: RuleSet = settings.rulesText ? parseRules(settings.rulesText.text) : defaultRuleSet();
 const actors = new Map<string, PartitionActor>();
 const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
@@ -50,12 +50,17 @@ export default async function handle(task: ActorTask): Promise<ActorResult> {
   const dead: Counts = {};
   const flushes: FlushStats[] = [];
   const key = keyOf(task.topic, task.partition);
+  if (task.rules !== undefined && task.rules.version !== rules.version) {
+    // Validated by the main thread already; compiled once per thread.
+    rules = parseRules(task.rules.text);
+    log.info({ version: rules.version }, 'rules reloaded');
+  }
   if (task.op === 'open') {
     const offset = await openPartitionOffset(pool, task.topic, task.partition);
     const actor = new PartitionActor(task.topic, task.partition, task.epoch, offset, {
       pool,
       rules: () => rules,
-      limits: { ...settings.limits, maxAmount: rules.maxAmount },
+      limits: settings.limits,
       owner: settings.owner,
       onRetry,
     });
@@ -78,10 +83,4 @@ export default async function handle(task: ActorTask): Promise<ActorResult> {
       break;
   }
   return result(actor, status, events, dead, flushes);
-}
-
-/** Swaps the rules for every actor of this worker (hot reload); the main thread validated them first. */
-export function reloadRules(file: string): string {
-  rules = loadRulesFile(file);
-  return rules.version;
 }

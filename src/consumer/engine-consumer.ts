@@ -34,6 +34,8 @@ export class EngineConsumer {
   private loop: Promise<void> = Promise.resolve();
   private rebalanceChain: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
+  /** Rules reloaded since start: attached to each partition's next task. */
+  private rules: { version: string; text: string } | null = null;
   /** Called after flushes that recorded dead letters (the relay publishes them). */
   onDeadLetters: () => void = () => undefined;
 
@@ -50,6 +52,18 @@ export class EngineConsumer {
         .catch((e: unknown) => this.log.error({ err: errText(e) }, 'rebalance handling failed'));
     });
     this.consumer.on('event.error', (e) => this.log.warn({ err: e.message, code: e.code }, 'kafka client error'));
+  }
+
+  /** New rules for every batch dispatched from now on. */
+  setRules(rules: { version: string; text: string }): void {
+    this.rules = rules;
+  }
+
+  /** The rules to attach to a task of this partition, if it has not had them yet. */
+  private rulesFor(ps: PartitionState): { rules?: { version: string; text: string } } {
+    if (this.rules === null || ps.rulesVersion === this.rules.version) return {};
+    ps.rulesVersion = this.rules.version;
+    return { rules: this.rules };
   }
 
   /** Partitions owned right now (opened and active). */
@@ -102,11 +116,11 @@ export class EngineConsumer {
     let task: ActorTask;
     if (ps.flushRequested) {
       ps.flushRequested = false;
-      task = { op: 'flush', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch };
+      task = { op: 'flush', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, ...this.rulesFor(ps) };
     } else if (ps.queue.length > 0) {
       const take = ps.queue.length <= this.s.maxBatchEvents ? ps.queue.splice(0) : ps.queue.splice(0, this.s.maxBatchEvents);
       ps.inFlightCount = take.length;
-      task = { op: 'process', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, batch: packBatch(take) };
+      task = { op: 'process', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, batch: packBatch(take), ...this.rulesFor(ps) };
     } else {
       return;
     }
@@ -196,7 +210,9 @@ export class EngineConsumer {
     for (let attempt = 1; ; attempt++) {
       ps.epoch = ++this.epochSeq;
       try {
-        const r = await this.actors.run({ op: 'open', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch });
+        // A reopened actor may sit on a new (or restarted) thread: always bring the current rules.
+        ps.rulesVersion = '';
+        const r = await this.actors.run({ op: 'open', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, ...this.rulesFor(ps) });
         return r.committedOffset;
       } catch (e) {
         if (attempt === 1 || attempt % 10 === 0) this.log.warn({ partition: ps.partition, attempt, err: errText(e) }, 'opening actor failed; retrying');

@@ -20,6 +20,8 @@ export interface PartitionState {
   /** Messages below this offset are already queued or applied: dropped. */
   acceptFrom: number;
   paused: boolean;
+  /** Rules version last sent with a task of this partition. */
+  rulesVersion: string;
   /** Resolvers waiting for the in-flight task to finish. */
   idleWaiters: (() => void)[];
 }
@@ -38,6 +40,7 @@ export function newPartitionState(partition: number, epoch: number): PartitionSt
     committedOffset: -1,
     acceptFrom: 0,
     paused: false,
+    rulesVersion: '',
     idleWaiters: [],
   };
 }

@@ -39,6 +39,7 @@ export function createMetrics(): EngineMetrics {
       registers: [registry],
     }),
     rulesInfo: new client.Gauge({ name: 'loyalty_rules_info', help: 'Rules version in force (content hash)', labelNames: ['version'], registers: [registry] }),
+    rulesReloadFailures: new client.Counter({ name: 'loyalty_rules_reload_failures_total', help: 'Rules files rejected on reload (the rules in force stayed)', registers: [registry] }),
   };
   return m;
 }
@@ -58,4 +59,5 @@ export type EngineMetrics = {
   actorResets: client.Counter<'cause'>;
   httpDuration: client.Histogram<'route' | 'status'>;
   rulesInfo: client.Gauge<'version'>;
+  rulesReloadFailures: client.Counter;
 };

@@ -24,7 +24,7 @@ describe('a stale owner cannot write', () => {
     new PartitionActor('fence-topic', 0, 1, offset, {
       pool: db.pool,
       rules: () => defaultRuleSet(),
-      limits: { maxMessageBytes: 65536, maxAmount: 1_000_000, flushMaxEvents: 1_000_000, cacheUsers: 1000 },
+      limits: { maxMessageBytes: 65536, flushMaxEvents: 1_000_000, cacheUsers: 1000 },
       owner,
       onRetry: () => undefined,
     });
