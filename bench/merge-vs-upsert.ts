@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { createRandom } from '../src/simulator/prng.js';
 import { applyStackEnv } from '../src/stack/env-file.js';
 import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
 import { stackUp } from '../src/stack/stack.js';
@@ -33,16 +34,13 @@ async function main(): Promise<void> {
   await c.query('VACUUM ANALYZE balances');
   await c.query('CREATE TEMP TABLE staging (user_id text NOT NULL, points bigint NOT NULL, earned bigint NOT NULL) ON COMMIT DELETE ROWS');
   const times: Record<string, number[]> = { upsert: [], merge: [] };
-  let seed = 1;
+  const random = createRandom(7);
   for (let round = 0; round < ROUNDS * 2; round++) {
     const kind = round % 2 === 0 ? 'upsert' : 'merge';
     // Half the batch hits existing users, half new or rarely seen ones: like a real flush.
     const ids = new Set<string>();
-    while (ids.size < BATCH) {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      ids.add(`user-${seed % USERS}`);
-    }
-    const payload = [...ids].map((id) => `${id}\t${seed % 500}\t${seed % 300}\n`).join('');
+    while (ids.size < BATCH) ids.add(`user-${Math.floor(random() * USERS)}`);
+    const payload = [...ids].map((id) => `${id}\t${Math.floor(random() * 500)}\t${Math.floor(random() * 300)}\n`).join('');
     await c.query('BEGIN');
     await pipeline(Readable.from([Buffer.from(payload)]), c.query(copyFrom('COPY staging FROM STDIN')));
     const t0 = performance.now();

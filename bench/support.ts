@@ -13,7 +13,9 @@ export function progress(label: string): { update: (text: string) => void; done:
 }
 
 export function startEngineChild(env: Record<string, string>): { proc: ChildProcess; started: Promise<void>; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT_DIR, 'src/main.ts')], {
+  // ENGINE_NODE_ARGS lets a profiling run add e.g. --cpu-prof --cpu-prof-dir=prof.
+  const extra = (process.env.ENGINE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(ROOT_DIR, 'src/main.ts')], {
     cwd: ROOT_DIR,
     env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
