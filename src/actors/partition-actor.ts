@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { decodeEvent, type DecodeLimits } from '../events/decode.js';
+import { decodeEvent, type DecodeLimits, type DecodeResult } from '../events/decode.js';
 import type { LoyaltyEvent } from '../events/event.js';
 import type { RuleSet } from '../rules/index.js';
 import type { PurchaseRecord, UserState } from '../rules/types.js';
@@ -38,7 +38,6 @@ interface UserEntry {
 }
 
 const DAY_MS = 86_400_000;
-const keyDecoder = new TextDecoder('utf-8');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -82,40 +81,64 @@ export class PartitionActor {
 
   /** Applies a batch; flushes when enough is pending. Returns 'fenced' if a flush found another owner. */
   async process(batch: PackedBatch, events: Counts, dead: Counts, flushes: FlushStats[]): Promise<'ok' | 'fenced'> {
-    const view = new Uint8Array(batch.bytes);
+    // One Buffer over the whole batch: keys decode without a view each, values get one view each.
+    const buf = Buffer.from(batch.bytes);
+    const spans = batch.spans;
     const { limits } = this.deps;
     // One rules version per batch, even if a reload lands while it waits on Postgres.
     const rules = this.deps.rules();
     const decodeLimits: DecodeLimits = { maxMessageBytes: limits.maxMessageBytes, maxAmount: rules.maxAmount };
-    const decoded: (ReturnType<typeof decodeEvent> & { offset: number; key: Uint8Array | null; value: Uint8Array | null })[] = [];
+    // Parallel arrays, not an object per message: this loop runs for every event.
+    const results: DecodeResult[] = [];
+    const indices: number[] = [];
     const missing = new Set<string>();
-    const lookups = new Map<string, { userId: string; eventId: string }>();
+    const lookupKeys = new Set<string>();
+    const lookupUsers: string[] = [];
+    const lookupIds: string[] = [];
+    const lookup = (userId: string, eventId: string): void => {
+      const k = eventKey(userId, eventId);
+      if (lookupKeys.has(k) || this.pendingIds.has(k) || this.pendingPurchases.has(k)) return;
+      lookupKeys.add(k);
+      lookupUsers.push(userId);
+      lookupIds.push(eventId);
+    };
+    const at = { topic: this.topic, partition: this.partition, offset: 0, key: null as string | null };
     for (let i = 0; i < batch.count; i++) {
       const offset = batch.offsets[i]!;
       if (offset < this.nextOffset) continue; // already applied (a redelivery after a seek)
-      const key = keyAt(batch, view, i);
-      const value = valueAt(batch, view, i);
-      const r = decodeEvent(value, { topic: this.topic, partition: this.partition, offset, key: key === null ? null : keyDecoder.decode(key) }, decodeLimits);
+      const kLen = spans[i * 4 + 1]!;
+      const vLen = spans[i * 4 + 3]!;
+      at.offset = offset;
+      at.key = kLen < 0 ? null : buf.toString('utf8', spans[i * 4]!, spans[i * 4]! + kLen);
+      const value = vLen < 0 ? null : buf.subarray(spans[i * 4 + 2]!, spans[i * 4 + 2]! + vLen);
+      const r = decodeEvent(value, at, decodeLimits);
       if (r.ok) {
         const e = r.event;
         if (!this.users.has(e.userId)) missing.add(e.userId);
-        if (e.eventIdGiven) lookups.set(eventKey(e.userId, e.eventId), { userId: e.userId, eventId: e.eventId });
-        if (e.originalEventId !== undefined) lookups.set(eventKey(e.userId, e.originalEventId), { userId: e.userId, eventId: e.originalEventId });
+        if (e.eventIdGiven) lookup(e.userId, e.eventId);
+        if (e.originalEventId !== undefined) lookup(e.userId, e.originalEventId);
       }
-      decoded.push({ ...r, offset, key, value });
+      results.push(r);
+      indices.push(i);
     }
     if (missing.size > 0) await this.loadMissing([...missing]);
-    await this.loadFacts([...lookups.values()]);
+    await this.loadFacts(lookupUsers, lookupIds);
 
-    for (const d of decoded) {
-      if (d.ok) {
-        const unknownPurchase = this.apply(d.event, d.offset, rules, events);
-        if (unknownPurchase) this.deadLetter(d.offset, 'unknown_purchase', `refund names purchase "${d.event.originalEventId ?? ''}", which this user does not have`, d.key, d.value, dead, events, d.event.type);
+    const view = new Uint8Array(batch.bytes);
+    for (let j = 0; j < results.length; j++) {
+      const r = results[j]!;
+      const i = indices[j]!;
+      const offset = batch.offsets[i]!;
+      if (r.ok) {
+        if (this.apply(r.event, offset, rules, events)) {
+          const detail = `refund names purchase "${r.event.originalEventId ?? ''}", which this user does not have`;
+          this.deadLetter(offset, 'unknown_purchase', detail, keyAt(batch, view, i), valueAt(batch, view, i), dead, events, r.event.type);
+        }
       } else {
-        this.deadLetter(d.offset, d.reason, d.detail, d.key, d.value, dead, events, 'invalid');
+        this.deadLetter(offset, r.reason, r.detail, keyAt(batch, view, i), valueAt(batch, view, i), dead, events, 'invalid');
       }
       this.pendingEvents++;
-      this.nextOffset = d.offset + 1;
+      this.nextOffset = offset + 1;
     }
     if (this.pendingEvents >= limits.flushMaxEvents) {
       const r = await this.flush(flushes);
@@ -132,14 +155,13 @@ export class PartitionActor {
     events[k] = (events[k] ?? 0) + 1;
   }
 
-  /** One round trip for the batch's given event ids and refunded purchases. */
-  private async loadFacts(pairs: { userId: string; eventId: string }[]): Promise<void> {
-    const unknown = pairs.filter((p) => !this.pendingIds.has(eventKey(p.userId, p.eventId)));
-    if (unknown.length === 0) {
+  /** One round trip for the batch's given event ids and refunded purchases (pairs not known in memory). */
+  private async loadFacts(userIds: string[], eventIds: string[]): Promise<void> {
+    if (userIds.length === 0) {
       this.facts = new Map();
       return;
     }
-    const loaded = await this.retrying('load event facts', () => loadEventFacts(this.deps.pool, unknown));
+    const loaded = await this.retrying('load event facts', () => loadEventFacts(this.deps.pool, userIds, eventIds));
     this.facts = loaded.facts;
     for (const [k, v] of loaded.refunds) if (!this.refundTotals.has(k)) this.refundTotals.set(k, v);
   }
@@ -236,10 +258,7 @@ export class PartitionActor {
     }
     u.lastOffset = offset;
     this.ledger.push(
-      copyRow([
-        copyText(this.topic), String(this.partition), String(offset), copyText(event.eventId), event.userId, event.type,
-        String(points), String(u.balance), status, reason, event.timestamp, rules.version, String(event.amount), copyText(event.originalEventId),
-      ]),
+      `${copyText(this.topic)}\t${this.partition}\t${offset}\t${copyText(event.eventId)}\t${event.userId}\t${event.type}\t${points}\t${u.balance}\t${status}\t${reason}\t${event.timestamp}\t${rules.version}\t${event.amount}\t${copyText(event.originalEventId)}\n`,
     );
     const k = `${event.type}:${status}`;
     events[k] = (events[k] ?? 0) + 1;

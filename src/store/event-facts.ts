@@ -22,13 +22,12 @@ export interface RefundTotals {
  */
 export async function loadEventFacts(
   pool: pg.Pool,
-  pairs: { userId: string; eventId: string }[],
+  users: string[],
+  ids: string[],
 ): Promise<{ facts: Map<string, LedgerFact[]>; refunds: Map<string, RefundTotals> }> {
   const facts = new Map<string, LedgerFact[]>();
   const refunds = new Map<string, RefundTotals>();
-  if (pairs.length === 0) return { facts, refunds };
-  const users = pairs.map((p) => p.userId);
-  const ids = pairs.map((p) => p.eventId);
+  if (users.length === 0) return { facts, refunds };
   const r = await pool.query<{ user_id: string; event_id: string; event_type: string; status: string; amount: string | null; points: string; event_time: Date }>(
     `SELECT user_id, event_id, event_type, status, amount, points, event_time FROM point_transactions
      WHERE (user_id, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND status <> 'duplicate'`,
