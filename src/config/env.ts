@@ -32,6 +32,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(30_000),
   ENGINE_ID: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
+  /** When set, POST /events and history require `Authorization: Bearer <API_TOKEN>`. */
+  API_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
 });
 
 export type EngineConfig = z.infer<typeof schema> & { KAFKA_DLQ_TOPIC: string };
