@@ -1,8 +1,7 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { ensureTopics } from '../src/kafka/admin.js';
 import { ExpectedBalances } from '../src/simulator/expected-balances.js';
 import { generateMessages } from '../src/simulator/generator.js';
@@ -14,7 +13,9 @@ import { applyStackEnv } from '../src/stack/env-file.js';
 import { kcatRate, rawConsumerRate } from './baselines.js';
 import { lineChartSvg } from './chart.js';
 import { naiveConsumerRate } from './naive-consumer.js';
-import { now, progress, startEngineChild, table } from './support.js';
+import { drainWithEngine, twentyRuleYaml } from './engine-drain.js';
+import { steadyState } from './steady-state.js';
+import { progress, table } from './support.js';
 
 /**
  * Backlog drain: N events preloaded, then, on the same backlog and in the same run, the
@@ -23,7 +24,10 @@ import { now, progress, startEngineChild, table } from './support.js';
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, events: { type: 'string' }, partitions: { type: 'string' }, users: { type: 'string' }, threads: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean' }, events: { type: 'string' }, partitions: { type: 'string' }, users: { type: 'string' }, threads: { type: 'string' },
+      'steady-rate': { type: 'string' }, 'steady-seconds': { type: 'string' },
+    },
   });
   applyStackEnv();
   const events = Number(values.events ?? (values.quick ? 200_000 : 2_000_000));
@@ -51,53 +55,47 @@ async function main(): Promise<void> {
   const raw = await rawConsumerRate(ends.kafkaBrokers, topic, partitions, events);
   const kcat = await kcatRate(ends.kafkaBrokers, topic, events);
 
-  // 3. The engine, cold start to fully committed.
-  const dbName = `${run}_db`;
-  await ensureDatabase(ends.databaseUrl, dbName);
-  const dbUrl = withDatabase(ends.databaseUrl, dbName);
-  const pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
-  const ep = progress('engine drain');
-  const started = now();
-  const engine = startEngineChild({
-    KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${run}_g`, DATABASE_URL: dbUrl, KAFKA_BROKERS: ends.kafkaBrokers,
-    ...(values.threads && { WORKER_THREADS: values.threads }),
-  });
-  const series: [number, number][] = [];
-  let committed = 0;
-  let peakRssKb = 0;
-  let firstCommitAt = 0;
-  while (committed < events) {
-    await new Promise((r) => setTimeout(r, 250));
-    if (engine.proc.exitCode !== null) throw new Error(`engine exited with ${engine.proc.exitCode}`);
-    const r = await pool.query<{ s: string | null }>('SELECT sum(next_offset) AS s FROM consumer_offsets WHERE topic = $1', [topic]).catch(() => ({ rows: [{ s: null }] }));
-    committed = Number(r.rows[0]?.s ?? 0);
-    const t = (now() - started) / 1000;
-    if (committed > 0 && firstCommitAt === 0) firstCommitAt = t;
-    series.push([t, committed]);
-    peakRssKb = Math.max(peakRssKb, rssKb(engine.proc.pid));
-    ep.update(`${committed}/${events} committed, ${t.toFixed(1)} s`);
-  }
-  const engineSeconds = (now() - started) / 1000;
-  ep.done(`${events} committed in ${engineSeconds.toFixed(2)} s (first commit at ${firstCommitAt.toFixed(2)} s)`);
-  engine.proc.kill('SIGTERM');
-  await engine.exited;
+  // 3. The engine, cold start to fully committed, with the default rules ...
+  const threadsEnv: Record<string, string> = values.threads ? { WORKER_THREADS: values.threads } : {};
+  const drain = await drainWithEngine({ label: 'engine drain (default rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db`, topic, events, env: threadsEnv });
+  const engineSeconds = drain.seconds;
+  const series = drain.series;
 
   // 4. Exactness of what was measured.
-  const rows = await pool.query<{ user_id: string; points: string }>('SELECT user_id, points FROM balances');
-  const actual = new Map(rows.rows.map((x) => [x.user_id, Number(x.points)]));
   let mismatches = 0;
-  for (const [u, p] of expected.balances) if (actual.get(u) !== p) mismatches++;
-  mismatches += [...actual.keys()].filter((u) => !expected.balances.has(u)).length;
-  await pool.end();
+  for (const [u, p] of expected.balances) if (drain.balances.get(u) !== p) mismatches++;
+  mismatches += [...drain.balances.keys()].filter((u) => !expected.balances.has(u)).length;
+
+  // ... and with a 20-rule file, on the same backlog: the cost of rules.
+  const rulesFile = path.join(os.tmpdir(), `${run}-20-rules.yaml`);
+  writeFileSync(rulesFile, twentyRuleYaml());
+  const drain20 = await drainWithEngine({ label: 'engine drain (20 rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db20`, topic, events, env: { ...threadsEnv, RULES_FILE: rulesFile } });
 
   // 5. The seed's design on a slice.
   const naiveDb = `${run}_naive`;
   await ensureDatabase(ends.databaseUrl, naiveDb);
   const naive = await naiveConsumerRate(ends.kafkaBrokers, withDatabase(ends.databaseUrl, naiveDb), topic, partitions, naiveSlice);
 
+  // 6. Scale: 2 and 3 processes in one group on the same backlog (1 is the drain above).
+  const scale = [{ processes: 1, seconds: drain.seconds, rate: drain.rate }];
+  if (!values.quick) {
+    for (const processes of [2, 3]) {
+      const d = await drainWithEngine({ label: `engine drain (${processes} processes)`, brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db_x${processes}`, topic, events, env: threadsEnv, processes });
+      scale.push({ processes, seconds: d.seconds, rate: d.rate });
+    }
+  }
+
+  // 7. Steady state: freshness at a fixed rate.
+  const steady = await steadyState({
+    brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, run, partitions, users,
+    rate: Number(values['steady-rate'] ?? (values.quick ? 5_000 : 20_000)),
+    seconds: Number(values['steady-seconds'] ?? (values.quick ? 15 : 30)),
+  });
+
   const engineRate = events / engineSeconds;
   const rowsOut = [
     { consumer: 'engine (decode, rules, COPY+merge, exact)', events, seconds: engineSeconds.toFixed(2), 'events/s': Math.round(engineRate), 'vs raw client': ratio(engineRate, raw.rate) },
+    { consumer: 'engine with a 20-rule file', events, seconds: drain20.seconds.toFixed(2), 'events/s': Math.round(drain20.rate), 'vs raw client': ratio(drain20.rate, raw.rate) },
     { consumer: 'same librdkafka client, no processing', events, seconds: raw.seconds.toFixed(2), 'events/s': Math.round(raw.rate), 'vs raw client': '1.00' },
     ...(kcat ? [{ consumer: 'kcat to /dev/null (C)', events, seconds: kcat.seconds.toFixed(2), 'events/s': Math.round(kcat.rate), 'vs raw client': ratio(kcat.rate, raw.rate) }] : []),
     { consumer: 'naive: one transaction per event', events: naive.events, seconds: naive.seconds.toFixed(2), 'events/s': Math.round(naive.rate), 'vs raw client': ratio(naive.rate, raw.rate) },
@@ -107,10 +105,13 @@ async function main(): Promise<void> {
     command: `npm run bench${values.quick ? ' -- --quick' : ''}`,
     machine: { cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     events, partitions, users,
-    engine: { seconds: engineSeconds, rate: engineRate, firstCommitSeconds: firstCommitAt, peakRssMiB: Math.round(peakRssKb / 1024), mismatches },
+    engine: { seconds: engineSeconds, rate: engineRate, firstCommitSeconds: drain.firstCommitSeconds, peakRssMiB: drain.peakRssMiB, mismatches },
+    engine20Rules: { seconds: drain20.seconds, rate: drain20.rate, peakRssMiB: drain20.peakRssMiB },
     raw, kcat, naive,
-    ratios: { engineVsRaw: engineRate / raw.rate, engineVsNaive: engineRate / naive.rate },
+    ratios: { engineVsRaw: engineRate / raw.rate, engineVsNaive: engineRate / naive.rate, twentyRulesVsDefault: drain20.rate / engineRate },
     series,
+    steady,
+    scale,
   };
   const dir = path.join(ROOT_DIR, 'bench/results');
   mkdirSync(dir, { recursive: true });
@@ -124,22 +125,26 @@ async function main(): Promise<void> {
   console.log(`\nBacklog drain on ${result.machine.cores} cores (Kafka, Postgres and the engine share them), ${events} events, ${partitions} partitions, ${users} users`);
   console.log(table(rowsOut));
   console.log(`\nengine vs raw client: ${ratio(engineRate, raw.rate)}x   engine vs naive: ${ratio(engineRate, naive.rate)}x   balances checked: ${expected.balances.size} users, ${mismatches} mismatches`);
+  console.log(`\nSteady state at ${steady.rate} events/s for ${steady.seconds} s (${steady.produced} events):`);
+  console.log(table([
+    { measure: 'freshness: produce -> visible in GET /points', p50: `${steady.freshnessMs.p50.toFixed(0)} ms`, p99: `${steady.freshnessMs.p99.toFixed(0)} ms`, samples: steady.freshnessMs.samples },
+    { measure: 'flush transaction (histogram)', p50: `${(steady.flushSeconds.p50 * 1000).toFixed(1)} ms`, p99: `${(steady.flushSeconds.p99 * 1000).toFixed(1)} ms`, samples: '-' },
+  ]));
+  writeFileSync(path.join(dir, `${stamp}-steady.svg`), lineChartSvg(`Steady state at ${steady.rate} events/s`, 'seconds', 'lag (events) / freshness (ms)', [
+    { name: 'total consumer lag (events)', points: steady.lag, color: '#1f77b4' },
+    { name: 'freshness of probe events (ms)', points: steady.probes, color: '#2ca02c' },
+  ]));
+  if (scale.length > 1) {
+    console.log(`\nScale: processes in one consumer group on the same ${events}-event backlog. On ${result.machine.cores} cores shared with Kafka and Postgres this shows the overhead of more processes, not a speedup:`);
+    console.log(table(scale.map((x) => ({ processes: x.processes, seconds: x.seconds.toFixed(2), 'events/s': Math.round(x.rate), 'vs 1 process': ratio(x.rate, scale[0]!.rate) }))));
+  }
+  console.log(`20-rule file vs default rules: ${ratio(drain20.rate, engineRate)}x the default's events/s`);
   console.log(`engine peak RSS ${result.engine.peakRssMiB} MiB; results: bench/results/${stamp}.json, chart: bench/results/${stamp}-drain.svg`);
   if (mismatches > 0) process.exitCode = 1;
 }
 
 function ratio(a: number, b: number): string {
   return (a / b).toFixed(2);
-}
-
-function rssKb(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
 }
 
 main().catch((e: unknown) => {

@@ -1,0 +1,131 @@
+import net from 'node:net';
+import { KafkaJS } from '../src/kafka/library.js';
+import { ensureTopics } from '../src/kafka/admin.js';
+import { generateMessages } from '../src/simulator/generator.js';
+import { produceMessages } from '../src/simulator/produce.js';
+import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
+import { progress, startEngineChild } from './support.js';
+
+export interface SteadyResult {
+  rate: number;
+  seconds: number;
+  produced: number;
+  freshnessMs: { p50: number; p99: number; max: number; samples: number };
+  flushSeconds: { p50: number; p99: number };
+  /** [seconds, total lag] */
+  lag: [number, number][];
+  /** [seconds, freshness ms] per probe */
+  probes: [number, number][];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Quantile from a Prometheus histogram's cumulative buckets (linear within a bucket). */
+export function histogramQuantile(buckets: [number, number][], q: number): number {
+  const total = buckets[buckets.length - 1]?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0, prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (!Number.isFinite(le)) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, count - prevCount);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+
+function parseFlushBuckets(metrics: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const m of metrics.matchAll(/^loyalty_flush_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) out.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+  return out;
+}
+
+function totalLag(metrics: string): number {
+  let sum = 0;
+  for (const m of metrics.matchAll(/^loyalty_consumer_lag\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+/**
+ * Steady state: the producer at a fixed rate while probe events (one new user each) measure
+ * freshness: the time from producing an event until GET /points shows it.
+ */
+export async function steadyState(o: { brokers: string; databaseUrl: string; run: string; rate: number; seconds: number; partitions: number; users: number }): Promise<SteadyResult> {
+  const topic = `${o.run}_steady`;
+  await ensureTopics(o.brokers, [{ topic, partitions: o.partitions }, { topic: `${topic}.dlq`, partitions: o.partitions }]);
+  const dbName = `${o.run}_steady_db`;
+  await ensureDatabase(o.databaseUrl, dbName);
+  const port = await freePort();
+  const engine = startEngineChild({ KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}_g`, DATABASE_URL: withDatabase(o.databaseUrl, dbName), KAFKA_BROKERS: o.brokers, HTTP_PORT: String(port) });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); i++) {
+    if (i > 600 || engine.proc.exitCode !== null) throw new Error('engine not ready for the steady-state run');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const p = progress(`steady state at ${o.rate}/s for ${o.seconds} s`);
+  const started = performance.now();
+  const t = (): number => (performance.now() - started) / 1000;
+  const load = produceMessages(o.brokers, topic, generateMessages(Math.round(o.rate * o.seconds), { users: o.users, skew: 1.1, redeemRatio: 0.2, badRatio: 0, seed: 77 }), {
+    ratePerSec: o.rate,
+    batchSize: Math.max(100, Math.floor(o.rate / 20)),
+  });
+  let loadDone = false;
+  void load.finally(() => (loadDone = true));
+
+  const prober = new KafkaJS.Kafka({ kafkaJS: { brokers: o.brokers.split(','), logLevel: KafkaJS.logLevel.ERROR } }).producer({ 'linger.ms': 0, kafkaJS: { idempotent: true, acks: -1 } });
+  await prober.connect();
+  const probes: [number, number][] = [];
+  const lag: [number, number][] = [];
+  let n = 0;
+  const lagTimer = setInterval(() => {
+    fetch(`${base}/metrics`).then((r) => r.text()).then((m) => lag.push([t(), totalLag(m)]), () => undefined);
+  }, 500);
+  while (!loadDone) {
+    const user = `probe-${o.run}-${n++}`;
+    const sentAt = performance.now();
+    await prober.send({ topic, messages: [{ key: user, value: JSON.stringify({ user_id: user, event_type: 'purchase', amount: 1, timestamp: '2026-11-25T10:00:00Z' }) }] });
+    for (;;) {
+      const ok = await fetch(`${base}/points/${user}`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      if (performance.now() - sentAt > 30_000) throw new Error('a probe event did not show up within 30 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    probes.push([t(), performance.now() - sentAt]);
+    p.update(`${t().toFixed(0)} s, ${probes.length} probes, last freshness ${probes[probes.length - 1]![1].toFixed(0)} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  clearInterval(lagTimer);
+  const produced = (await load).sent;
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  await prober.disconnect();
+  engine.proc.kill('SIGTERM');
+  await engine.exited;
+  const fresh = probes.map((x) => x[1]).sort((a, b) => a - b);
+  const buckets = parseFlushBuckets(metrics);
+  p.done(`${produced} events, ${probes.length} probes`);
+  return {
+    rate: o.rate,
+    seconds: o.seconds,
+    produced,
+    freshnessMs: { p50: quantile(fresh, 0.5), p99: quantile(fresh, 0.99), max: fresh[fresh.length - 1] ?? NaN, samples: fresh.length },
+    flushSeconds: { p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) },
+    lag,
+    probes,
+  };
+}
