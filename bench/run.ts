@@ -85,7 +85,23 @@ async function main(): Promise<void> {
     }
   }
 
-  // 7. Steady state: freshness at a fixed rate.
+  // 7. Memory with 1M distinct users: a second backlog where (almost) every event is a new user.
+  let memory: { users: number; events: number; peakRssMiB: number; rate: number } | null = null;
+  if (!values.quick) {
+    const memTopic = `${run}_mem`;
+    const memEvents = 1_000_000;
+    await ensureTopics(ends.kafkaBrokers, [{ topic: memTopic, partitions }, { topic: `${memTopic}.dlq`, partitions }]);
+    const mp = progress(`producing ${memEvents} events over 1M users`);
+    await produceMessages(ends.kafkaBrokers, memTopic, generateMessages(memEvents, { users: 1_000_000, skew: 0, redeemRatio: 0.1, badRatio: 0, seed: 5 }), {
+      batchSize: 5000,
+      onProgress: (p) => mp.update(`${p.sent} sent`),
+    });
+    mp.done('done');
+    const d = await drainWithEngine({ label: 'engine drain (1M users)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_mem_db`, topic: memTopic, events: memEvents, env: threadsEnv });
+    memory = { users: d.balances.size, events: memEvents, peakRssMiB: d.peakRssMiB, rate: d.rate };
+  }
+
+  // 8. Steady state: freshness at a fixed rate.
   const steady = await steadyState({
     brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, run, partitions, users,
     rate: Number(values['steady-rate'] ?? (values.quick ? 5_000 : 20_000)),
@@ -112,6 +128,7 @@ async function main(): Promise<void> {
     series,
     steady,
     scale,
+    memory,
   };
   const dir = path.join(ROOT_DIR, 'bench/results');
   mkdirSync(dir, { recursive: true });
@@ -138,6 +155,8 @@ async function main(): Promise<void> {
     console.log(`\nScale: processes in one consumer group on the same ${events}-event backlog. On ${result.machine.cores} cores shared with Kafka and Postgres this shows the overhead of more processes, not a speedup:`);
     console.log(table(scale.map((x) => ({ processes: x.processes, seconds: x.seconds.toFixed(2), 'events/s': Math.round(x.rate), 'vs 1 process': ratio(x.rate, scale[0]!.rate) }))));
   }
+  console.log(`\nMemory: peak RSS of the engine process ${result.engine.peakRssMiB} MiB draining the ${events}-event backlog` +
+    (memory ? `; ${memory.peakRssMiB} MiB draining ${memory.events} events over ${memory.users} distinct users (${Math.round(memory.rate)} events/s)` : ''));
   console.log(`20-rule file vs default rules: ${ratio(drain20.rate, engineRate)}x the default's events/s`);
   console.log(`engine peak RSS ${result.engine.peakRssMiB} MiB; results: bench/results/${stamp}.json, chart: bench/results/${stamp}-drain.svg`);
   if (mismatches > 0) process.exitCode = 1;
