@@ -81,6 +81,7 @@ export class EngineConsumer {
     this.loop = this.consumeLoop();
     this.timers.push(setInterval(() => this.requestAgedFlushes(), Math.max(10, Math.floor(this.s.flushMaxAgeMs / 2))));
     this.timers.push(setInterval(() => this.updateLag(), 2000));
+    this.timers.push(setInterval(() => this.probeBroker(), 2000));
   }
 
   private async consumeLoop(): Promise<void> {
@@ -185,6 +186,21 @@ export class EngineConsumer {
   }
 
   private deadLettersPendingRelay = false;
+  private brokerAnswered = true;
+
+  /** False while the broker has not answered the last periodic watermark query. */
+  get brokerReachable(): boolean {
+    return this.brokerAnswered;
+  }
+
+  /** A cheap round trip to the partition leader, so readiness reflects a broker that went away. */
+  private probeBroker(): void {
+    this.consumer.queryWatermarkOffsets(this.s.topic, 0, 1500, (err) => {
+      const up = !err;
+      if (up !== this.brokerAnswered) this.log.warn({ reachable: up }, up ? 'kafka broker answers again' : 'kafka broker does not answer');
+      this.brokerAnswered = up;
+    });
+  }
 
   /** Drops the actor's state and opens it again from what Postgres holds, then seeks Kafka there. */
   private async reopen(ps: PartitionState, cause: string): Promise<void> {

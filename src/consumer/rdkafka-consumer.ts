@@ -20,6 +20,7 @@ export interface RdConsumer {
   seek(a: Required<Assignment>, timeout: number, cb: (err: LibrdKafkaError | null) => void): void;
   commit(a: Required<Assignment>[]): void;
   getWatermarkOffsets(topic: string, partition: number): { highOffset: number; lowOffset: number };
+  queryWatermarkOffsets(topic: string, partition: number, timeout: number, cb: (err: LibrdKafkaError | null) => void): void;
   disconnect(cb: (err: unknown) => void): void;
   isConnected(): boolean;
   on(event: 'event.error', cb: (err: LibrdKafkaError) => void): void;

@@ -190,11 +190,14 @@ async function main(): Promise<void> {
     ['broker-stop', () => runScenario('Kafka broker SIGSTOPped past the session timeout', 1, events, async (h) => {
       const pid = localBrokerPid();
       if (pid === null) return 'skipped: the broker is not this checkout\'s';
-      await h.start();
+      const e = await h.start();
       await progressBy(h, 2000);
       process.kill(pid, 'SIGSTOP');
-      await sleep(15_000);
+      await sleep(6_000);
+      const ready = await fetch(`http://127.0.0.1:${e.port()}/readyz`).then((r) => r.status, () => 0);
+      await sleep(9_000);
       process.kill(pid, 'SIGCONT');
+      if (ready !== 503) throw new Error(`/readyz answered ${ready} while the broker was stopped (expected 503)`);
       await waitFor('broker answers', async () => (await brokerStatus(brokerSettings())).answers || undefined, 60_000);
     })],
     ['rebalance-storm', () => runScenario('rebalance storm', 1, events * 2, async (h) => {
