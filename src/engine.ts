@@ -6,6 +6,8 @@ import { ActorPool } from './actors/actor-pool.js';
 import type { EngineConfig } from './config/env.js';
 import { DeadLetterRelay } from './consumer/dead-letter-relay.js';
 import { EngineConsumer } from './consumer/engine-consumer.js';
+import { apiRulesFrom } from './http/api-rules.js';
+import { connectEventPublisher } from './http/event-publisher.js';
 import { engineRoutes } from './http/routes.js';
 import { startHttpServer, type HttpServer } from './http/uws-server.js';
 import { ensureTopics } from './kafka/admin.js';
@@ -79,16 +81,25 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     );
   }, 1000);
 
+  // POST /events produces to the events topic; tiers and the amount limit come from the rules file
+  // (`httpRules.current` is what a rules reload should replace).
+  const httpRules = { current: apiRulesFrom(rulesText, rulesFile) };
+  const publisher = await connectEventPublisher({ brokers: cfg.KAFKA_BROKERS, topic: cfg.KAFKA_TOPIC, log });
   const http: HttpServer = await startHttpServer(
     cfg.HTTP_HOST,
     cfg.HTTP_PORT,
     engineRoutes({
       pool,
       registry: metrics.registry,
+      tierOf: (lifetimeEarned) => httpRules.current.tierOf(lifetimeEarned),
+      events: publisher,
+      decodeLimits: () => ({ maxMessageBytes: cfg.MAX_MESSAGE_BYTES, maxAmount: httpRules.current.maxAmount }),
+      apiToken: cfg.API_TOKEN,
       isReady: () => {
         const reasons: string[] = [];
         if (consumer.assigned === 0) reasons.push('no partitions assigned');
         if (!dbUp) reasons.push('database not answering');
+        if (!consumer.brokerReachable) reasons.push('kafka broker not answering');
         return { ready: reasons.length === 0, reasons };
       },
     }),
@@ -99,6 +110,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   const rulesReloader = watchRules(rulesFile, rules, {
     applied: (next, text) => {
       consumer.setRules(text);
+      httpRules.current = apiRulesFrom(text.text, rulesFile);
       metrics.rulesInfo.reset();
       metrics.rulesInfo.set({ version: next.version }, 1);
       log.info({ version: next.version, file: rulesFile }, 'rules reloaded');
@@ -121,6 +133,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
       clearInterval(dbCheck);
       await relay.stop();
       await actors.close();
+      await publisher.close();
       await pool.end();
     },
   };

@@ -1,41 +1,237 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import { errorJson, json, type Route } from './uws-server.js';
+import { decodeEvent, type DecodeLimits } from '../events/decode.js';
+import openapi from './openapi.json' with { type: 'json' };
+import { errorJson, json, type Request, type Response, type Route } from './uws-server.js';
 
 const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+const USER_ID_RULE = 'user_id must be 1-128 characters of [A-Za-z0-9._:@-]';
+/** POST /events reads at most this much; a larger body is answered 413 without being buffered. */
+export const MAX_EVENT_BODY_BYTES = 64 * 1024;
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 500;
+
+/** Where POST /events goes: the events topic, keyed by user id. */
+export interface EventSink {
+  /** Resolves once the broker has acknowledged the message (acks=all); rejects when Kafka cannot take it. */
+  publish: (key: string, value: Buffer) => Promise<void>;
+}
 
 export interface RouteDeps {
   pool: pg.Pool;
   registry: Registry;
   isReady: () => { ready: boolean; reasons: string[] };
+  /** Tier name for a user's lifetime earned points under the rules in force; absent: `tier` is null. */
+  tierOf?: (lifetimeEarned: number) => string | null;
+  /** Absent: POST /events answers 503. */
+  events?: EventSink;
+  /** The engine's decoder limits, so an accepted event is never dead-lettered for its shape or size. */
+  decodeLimits?: () => DecodeLimits;
+  /** When set, POST /events and GET /points/{user_id}/history require `Authorization: Bearer <apiToken>`. */
+  apiToken?: string;
 }
 
+const OPENAPI_BODY = JSON.stringify(openapi);
+const DEFAULT_LIMITS: DecodeLimits = { maxMessageBytes: 64 * 1024, maxAmount: 1_000_000 };
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The path parameter, percent-decoded; null when it is not a valid user id (or not valid percent-encoding). */
+function userIdParam(req: Request): string | null {
+  let id: string;
+  try {
+    id = decodeURIComponent(req.params[0] ?? '');
+  } catch {
+    return null;
+  }
+  return USER_ID.test(id) ? id : null;
+}
+
+/** Postgres did not answer: 503, so clients and probes can tell it from a bug. */
+const databaseUnavailable = (e: unknown): Response =>
+  errorJson(503, 'database_unavailable', `the database did not answer (${e instanceof Error ? e.message.slice(0, 200) : 'error'})`, { headers: { 'retry-after': '1' } });
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** A check of `Authorization: Bearer <token>` in constant time; undefined when there is no token to check. */
+function bearerCheck(token: string | undefined): (req: Request) => Response | undefined {
+  if (token === undefined || token === '') return () => undefined;
+  const want = digest(token);
+  return (req) => {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.header('authorization'));
+    if (m !== null && timingSafeEqual(digest(m[1]!), want)) return undefined;
+    return errorJson(401, 'unauthorized', m === null ? 'send Authorization: Bearer <token>' : 'wrong token', { headers: { 'www-authenticate': 'Bearer' } });
+  };
+}
+
+/** `application/json`, optionally with `charset=utf-8`; anything else is 415. */
+function jsonContentType(req: Request): Response | undefined {
+  const [type, ...params] = req.header('content-type').split(';');
+  const ok =
+    type!.trim().toLowerCase() === 'application/json' &&
+    params.every((p) => {
+      const [k, v] = p.split('=');
+      return k?.trim().toLowerCase() !== 'charset' || /^"?utf-8"?$/i.test(v?.trim() ?? '');
+    });
+  return ok ? undefined : errorJson(415, 'unsupported_media_type', 'send content-type: application/json (UTF-8)');
+}
+
+type Query = { ok: true; limit: number; before: number | null } | { ok: false; res: Response };
+
+function historyQuery(raw: string): Query {
+  const q = new URLSearchParams(raw);
+  const limitText = q.getAll('limit');
+  const beforeText = q.getAll('before');
+  let limit = HISTORY_DEFAULT_LIMIT;
+  if (limitText.length > 0) {
+    limit = /^[0-9]{1,4}$/.test(limitText[0]!) && limitText.length === 1 ? Number(limitText[0]) : NaN;
+    if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT)) return { ok: false, res: errorJson(400, 'bad_limit', `limit must be one whole number from 1 to ${HISTORY_MAX_LIMIT}`) };
+  }
+  let before: number | null = null;
+  if (beforeText.length > 0) {
+    before = /^[0-9]{1,16}$/.test(beforeText[0]!) && beforeText.length === 1 ? Number(beforeText[0]) : NaN;
+    if (!Number.isSafeInteger(before)) return { ok: false, res: errorJson(400, 'bad_before', 'before must be one Kafka offset (a whole number >= 0), as given by next_before') };
+  }
+  return { ok: true, limit, before };
+}
+
+interface LedgerRow {
+  event_id: string;
+  event_type: string;
+  points: string;
+  balance_after: string;
+  status: string;
+  reason: string | null;
+  event_time: Date;
+  partition: number;
+  kafka_offset: string;
+  rules_version: string;
+}
+
+// A user's events all live in one partition (key = user_id), so the offset alone orders them; ordering by
+// (partition, kafka_offset DESC) follows the index (user_id, partition, kafka_offset DESC) with no sort.
+const HISTORY_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, rules_version
+  FROM point_transactions WHERE user_id = $1 ORDER BY partition, kafka_offset DESC LIMIT $2`;
+const HISTORY_BEFORE_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, rules_version
+  FROM point_transactions WHERE user_id = $1 AND kafka_offset < $3 ORDER BY partition, kafka_offset DESC LIMIT $2`;
+
 /**
- * Read-only routes: balances come from Postgres, so a read that follows a flush's
- * commit always sees it (no cache to keep coherent).
+ * Balances and history come from Postgres, so a read that follows a flush's commit always sees it
+ * (no cache to keep coherent). POST /events only produces to Kafka: the engine applies it like any event.
  */
 export function engineRoutes(d: RouteDeps): Route[] {
+  const authorize = bearerCheck(d.apiToken);
   return [
     {
       method: 'get',
       pattern: '/points/:user_id',
       name: '/points/{user_id}',
       handler: async (req) => {
-        const userId = decodeURIComponent(req.params[0] ?? '');
-        if (!USER_ID.test(userId)) return errorJson(400, 'bad_user_id', 'user_id must be 1-128 characters of [A-Za-z0-9._:@-]');
-        const r = await d.pool.query<{ points: string; lifetime_earned: string; updated_at: Date; last_partition: number; last_offset: string }>(
-          'SELECT points, lifetime_earned, updated_at, last_partition, last_offset FROM balances WHERE user_id = $1',
-          [userId],
-        );
+        const userId = userIdParam(req);
+        if (userId === null) return errorJson(400, 'bad_user_id', USER_ID_RULE);
+        let r;
+        try {
+          r = await d.pool.query<{ points: string; lifetime_earned: string; updated_at: Date; last_partition: number; last_offset: string }>(
+            'SELECT points, lifetime_earned, updated_at, last_partition, last_offset FROM balances WHERE user_id = $1',
+            [userId],
+          );
+        } catch (e) {
+          return databaseUnavailable(e);
+        }
         const row = r.rows[0];
         if (!row) return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
+        const lifetimeEarned = Number(row.lifetime_earned);
         return json(200, {
           user_id: userId,
           points: Number(row.points),
-          lifetime_earned: Number(row.lifetime_earned),
+          lifetime_earned: lifetimeEarned,
+          tier: d.tierOf ? d.tierOf(lifetimeEarned) : null,
           updated_at: row.updated_at.toISOString(),
           as_of: { partition: row.last_partition, offset: Number(row.last_offset) },
         });
+      },
+    },
+    {
+      method: 'get',
+      pattern: '/points/:user_id/history',
+      name: '/points/{user_id}/history',
+      handler: async (req) => {
+        const denied = authorize(req);
+        if (denied) return denied;
+        const userId = userIdParam(req);
+        if (userId === null) return errorJson(400, 'bad_user_id', USER_ID_RULE);
+        const q = historyQuery(req.query);
+        if (!q.ok) return q.res;
+        // One row more than asked says whether there is a next page.
+        let r;
+        try {
+          r =
+            q.before === null
+              ? await d.pool.query<LedgerRow>(HISTORY_SQL, [userId, q.limit + 1])
+              : await d.pool.query<LedgerRow>(HISTORY_BEFORE_SQL, [userId, q.limit + 1, q.before]);
+          // No rows: an unknown user (404), or a known one past the end of the ledger (an empty page).
+          if (r.rows.length === 0 && (await d.pool.query('SELECT 1 FROM balances WHERE user_id = $1', [userId])).rows.length === 0) {
+            return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
+          }
+        } catch (e) {
+          return databaseUnavailable(e);
+        }
+        const rows = r.rows.slice(0, q.limit);
+        const items = rows.map((x) => ({
+          event_id: x.event_id,
+          event_type: x.event_type,
+          points: Number(x.points),
+          balance_after: Number(x.balance_after),
+          status: x.status,
+          reason: x.reason,
+          event_time: x.event_time.toISOString(),
+          partition: x.partition,
+          offset: Number(x.kafka_offset),
+          rules_version: x.rules_version,
+        }));
+        const next = r.rows.length > q.limit ? items[items.length - 1]!.offset : null;
+        return json(200, { user_id: userId, items, next_before: next });
+      },
+    },
+    {
+      method: 'post',
+      pattern: '/events',
+      name: '/events',
+      maxBodyBytes: MAX_EVENT_BODY_BYTES,
+      beforeBody: (req) => authorize(req) ?? jsonContentType(req),
+      handler: async (req) => {
+        const limits = d.decodeLimits?.() ?? DEFAULT_LIMITS;
+        const invalid = (reason: string, detail: string): Response =>
+          reason === 'oversized'
+            ? errorJson(413, 'payload_too_large', detail)
+            : errorJson(400, 'invalid_event', detail, { fields: { reason } });
+        if (req.body.length === 0) return invalid('empty_value', 'the body is empty');
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(utf8.decode(req.body));
+        } catch (e) {
+          return invalid('malformed_json', e instanceof Error ? e.message.slice(0, 200) : 'not JSON');
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return invalid('invalid_schema', 'not a JSON object');
+        const o = parsed as Record<string, unknown>;
+        // The client may retry a request whose answer it lost: an id of the client's own makes the retry a
+        // duplicate that the engine recognises. Without one, we name the event here and say the name.
+        let value = req.body;
+        if (o.event_id === undefined || o.event_id === null) value = Buffer.from(JSON.stringify({ ...o, event_id: randomUUID() }));
+        // The engine's own decoder, on the very bytes that will be produced, with the key they will carry.
+        const decoded = decodeEvent(value, { topic: 'http', partition: 0, offset: 0, key: typeof o.user_id === 'string' ? o.user_id : null }, limits);
+        if (!decoded.ok) return invalid(decoded.reason, decoded.detail);
+        const { eventId, userId } = decoded.event;
+        if (!d.events) return errorJson(503, 'kafka_unavailable', 'this server has no Kafka producer', { fields: { event_id: eventId } });
+        try {
+          await d.events.publish(userId, value);
+        } catch (e) {
+          return errorJson(503, 'kafka_unavailable', `not acknowledged by Kafka (${e instanceof Error ? e.message.slice(0, 200) : 'error'}); retry with the same event_id`, {
+            headers: { 'retry-after': '1' },
+            fields: { event_id: eventId },
+          });
+        }
+        return json(202, { event_id: eventId });
       },
     },
     { method: 'get', pattern: '/healthz', name: '/healthz', handler: () => json(200, { status: 'ok' }) },
@@ -54,5 +250,6 @@ export function engineRoutes(d: RouteDeps): Route[] {
       name: '/metrics',
       handler: async () => ({ status: 200, contentType: d.registry.contentType, body: await d.registry.metrics() }),
     },
+    { method: 'get', pattern: '/openapi.json', name: '/openapi.json', handler: () => ({ status: 200, contentType: 'application/json', body: OPENAPI_BODY }) },
   ];
 }

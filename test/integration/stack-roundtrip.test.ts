@@ -5,7 +5,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { KafkaJS } from '../../src/kafka/library.js';
 import { copyRow, copyText } from '../../src/store/copy-text.js';
 import { freshDatabase, freshTopic, stackEnv } from './support/stack.js';
-import { stackStatus } from '../../src/stack/stack.js';
+import { stackStatus, stackUp } from '../../src/stack/stack.js';
+import { brokerSettings, brokerStatus } from '../../src/stack/kafka-broker.js';
+import { isAlive } from '../../src/stack/process-utils.js';
 
 describe('the local stack', () => {
   it('reports Kafka and Postgres up', async () => {
@@ -13,6 +15,26 @@ describe('the local stack', () => {
     expect(s.kafka).toMatch(/^up at/);
     expect(s.postgres).toMatch(/^up at/);
     expect(s.up).toBe(true);
+  });
+
+  it('is idempotent, and brings a killed broker back', async () => {
+    const before = await brokerStatus(brokerSettings());
+    // Only a broker this checkout started can be killed and restarted here (CI's is).
+    if (before.pid === null) {
+      console.warn('[stack test] the broker was not started by this checkout: restart check not applicable');
+      expect(before.answers).toBe(true);
+      return;
+    }
+    const again = await stackUp(() => undefined);
+    expect((await brokerStatus(brokerSettings())).pid).toBe(before.pid); // running twice changes nothing
+    process.kill(before.pid, 'SIGKILL');
+    while (isAlive(before.pid)) await new Promise((r) => setTimeout(r, 50));
+    expect((await brokerStatus(brokerSettings())).answers).toBe(false);
+    const after = await stackUp(() => undefined);
+    expect(after.kafkaBrokers).toBe(again.kafkaBrokers);
+    const now = await brokerStatus(brokerSettings());
+    expect(now.answers).toBe(true);
+    expect(now.pid).not.toBe(before.pid);
   });
 
   it('round-trips messages through the real broker', async () => {
