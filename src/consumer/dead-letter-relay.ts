@@ -13,6 +13,9 @@ interface DeadLetterRow {
   message_value: Buffer | null;
 }
 
+/** Dead-letter values above this are cut for the topic (the full bytes stay in Postgres): one huge message must not block the relay. */
+export const DLQ_MAX_VALUE_BYTES = 512 * 1024;
+
 /**
  * The outbox relay for dead letters: flushes record them in Postgres with the offsets
  * (so none can be lost), and this publishes unpublished rows to the dead-letter topic,
@@ -80,17 +83,22 @@ export class DeadLetterRelay {
         if (n > 0) {
           await this.producer.send({
             topic: this.dlqTopic,
-            messages: r.rows.map((row) => ({
-              key: row.message_key,
-              value: row.message_value,
-              headers: {
-                'dlq.reason': row.reason,
-                'dlq.detail': row.detail,
-                'dlq.source.topic': row.topic,
-                'dlq.source.partition': String(row.partition),
-                'dlq.source.offset': row.kafka_offset,
-              },
-            })),
+            messages: r.rows.map((row) => {
+              const value = row.message_value;
+              const cut = value !== null && value.length > DLQ_MAX_VALUE_BYTES;
+              return {
+                key: row.message_key,
+                value: cut ? value.subarray(0, DLQ_MAX_VALUE_BYTES) : value,
+                headers: {
+                  'dlq.reason': row.reason,
+                  'dlq.detail': row.detail,
+                  'dlq.source.topic': row.topic,
+                  'dlq.source.partition': String(row.partition),
+                  'dlq.source.offset': row.kafka_offset,
+                  ...(cut && { 'dlq.value.truncated.from': String(value.length) }),
+                },
+              };
+            }),
           });
           await client.query(
             `UPDATE dead_letters SET published_at = now() WHERE topic = $1 AND (partition, kafka_offset) IN (SELECT * FROM unnest($2::int[], $3::bigint[]))`,

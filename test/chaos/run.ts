@@ -74,7 +74,7 @@ async function runScenario(
     const engines: EngineProcess[] = [];
     const env = {
       KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: db.url, KAFKA_BROKERS: brokers,
-      FLUSH_MAX_EVENTS: '2000', MAX_BATCH_EVENTS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000', LOG_LEVEL: 'warn',
+      FLUSH_MAX_EVENTS: '2000', MAX_BATCH_EVENTS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000',
     };
     const h: Harness = {
       brokers, db, topic, events: total, engines,
@@ -210,6 +210,12 @@ async function main(): Promise<void> {
     })],
     ['poison', () => runScenario('poison and hostile messages', 1, events, async (h) => {
       await h.start();
+      await waitForDrain(h.db.pool, h.topic, h.events, 240_000);
+      // Every dead letter, the 1 MB one included, must reach the dead-letter topic too.
+      await waitFor('dead letters published', async () => {
+        const r = await h.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM dead_letters WHERE published_at IS NULL');
+        return Number(r.rows[0]!.n) === 0 || undefined;
+      }, 60_000);
     }, hostileMessages)],
   ];
   const rows: Row[] = [];
