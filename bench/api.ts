@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -55,7 +56,7 @@ function startServers(databaseUrl: string): Promise<{ proc: ChildProcess; engine
   });
 }
 
-interface Measured {
+export interface Measured {
   label: string;
   requestsPerSec: number;
   meanMs: number;
@@ -88,15 +89,18 @@ async function cannon(label: string, port: number, users: number, durationS: num
   };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { users: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' } } });
-  const users = Number(values.users ?? 100_000);
-  const durationS = Number(values.duration ?? 15);
-  const connections = Number(values.connections ?? 32);
-  const warmupS = Number(values.warmup ?? 2);
+export interface ApiBenchResult {
+  engine: Measured;
+  constant: Measured;
+  ratio: number;
+}
+
+/** Runs both targets in one run; returns the measurements (also written to bench/results/api-*.json). */
+export async function apiBench(o: { users: number; durationS: number; connections: number; warmupS: number; log?: (line: string) => void }): Promise<ApiBenchResult> {
+  const { users, durationS, connections, warmupS } = o;
+  const say = o.log ?? ((l: string) => console.log(l));
   applyStackEnv();
   const ends = await stackUp((l) => process.stderr.write(`[stack] ${l}\n`));
-
   const dbName = `bench_api_${Date.now().toString(36)}`;
   await ensureDatabase(ends.databaseUrl, dbName);
   const url = withDatabase(ends.databaseUrl, dbName);
@@ -122,12 +126,12 @@ async function main(): Promise<void> {
     }
     const [engine, constant] = runs as [Measured, Measured];
     const ratio = engine.requestsPerSec / constant.requestsPerSec;
-    console.log(table(runs.map((r) => ({
+    say(table(runs.map((r) => ({
       target: r.label, 'req/s': r.requestsPerSec, 'mean ms': r.meanMs, 'p50 ms': r.p50Ms, 'p99 ms': r.p99Ms, requests: r.total, 'non-2xx': r.non2xx, errors: r.errors + r.timeouts,
     }))));
-    console.log(`\nengine / constant: ${ratio.toFixed(3)} of the throughput; p99 ${engine.p99Ms} ms vs ${constant.p99Ms} ms`);
+    say(`\nengine / constant: ${ratio.toFixed(3)} of the throughput; p99 ${engine.p99Ms} ms vs ${constant.p99Ms} ms`);
     if (engine.non2xx + engine.errors + engine.timeouts > 0 || constant.non2xx + constant.errors + constant.timeouts > 0) {
-      console.log('WARNING: some requests failed (see non-2xx / errors): the numbers are not comparable');
+      say('WARNING: some requests failed (see non-2xx / errors): the numbers are not comparable');
       process.exitCode = 1;
     }
 
@@ -140,7 +144,8 @@ async function main(): Promise<void> {
       settings: { users, durationS, warmupS, connections, dbPool: 4 },
       engine, constant, ratio,
     }, null, 2)}\n`);
-    console.log(`written ${path.relative(ROOT_DIR, file)}`);
+    say(`written ${path.relative(ROOT_DIR, file)}`);
+    return { engine, constant, ratio };
   } finally {
     servers?.proc.kill('SIGKILL');
     await pool.end();
@@ -151,12 +156,24 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes(SERVE_FLAG)) {
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { users: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' } } });
+  await apiBench({
+    users: Number(values.users ?? 100_000),
+    durationS: Number(values.duration ?? 15),
+    connections: Number(values.connections ?? 32),
+    warmupS: Number(values.warmup ?? 2),
+  });
+}
+
+// Run only as a script (npm run bench:api, or the --serve child), not when bench/run.ts imports apiBench.
+const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+if (isEntry && process.argv.includes(SERVE_FLAG)) {
   serve().catch((e: unknown) => {
     console.error(e);
     process.exit(1);
   });
-} else {
+} else if (isEntry) {
   main().catch((e: unknown) => {
     console.error(e);
     process.exit(1);

@@ -15,6 +15,7 @@ import { lineChartSvg } from './chart.js';
 import { naiveConsumerRate } from './naive-consumer.js';
 import { drainWithEngine, twentyRuleYaml } from './engine-drain.js';
 import { steadyState } from './steady-state.js';
+import { apiBench } from './api.js';
 import { progress, table } from './support.js';
 
 /**
@@ -108,6 +109,9 @@ async function main(): Promise<void> {
     seconds: Number(values['steady-seconds'] ?? (values.quick ? 15 : 30)),
   });
 
+  // 9. API: GET /points against a constant-body server on the same uWS wrapper.
+  const api = await apiBench({ users: 100_000, durationS: values.quick ? 5 : 10, connections: 32, warmupS: 2, log: (l) => process.stderr.write(`[bench] ${l}\n`) });
+
   const engineRate = events / engineSeconds;
   const rowsOut = [
     { consumer: 'engine (decode, rules, COPY+merge, exact)', events, seconds: engineSeconds.toFixed(2), 'events/s': Math.round(engineRate), 'vs raw client': ratio(engineRate, raw.rate) },
@@ -129,6 +133,7 @@ async function main(): Promise<void> {
     steady,
     scale,
     memory,
+    api,
   };
   const dir = path.join(ROOT_DIR, 'bench/results');
   mkdirSync(dir, { recursive: true });
@@ -151,6 +156,9 @@ async function main(): Promise<void> {
     { name: 'total consumer lag (events)', points: steady.lag, color: '#1f77b4' },
     { name: 'freshness of probe events (ms)', points: steady.probes, color: '#2ca02c' },
   ]));
+  console.log(`\nAPI: autocannon, 32 connections, GET /points/{random of 100k users} vs the same uWS server answering a constant body:`);
+  console.log(table([api.engine, api.constant].map((r) => ({ target: r.label, 'req/s': r.requestsPerSec, 'p50 ms': r.p50Ms, 'p99 ms': r.p99Ms }))));
+  console.log(`engine / constant: ${api.ratio.toFixed(2)}`);
   if (scale.length > 1) {
     console.log(`\nScale: processes in one consumer group on the same ${events}-event backlog. On ${result.machine.cores} cores shared with Kafka and Postgres this shows the overhead of more processes, not a speedup:`);
     console.log(table(scale.map((x) => ({ processes: x.processes, seconds: x.seconds.toFixed(2), 'events/s': Math.round(x.rate), 'vs 1 process': ratio(x.rate, scale[0]!.rate) }))));
