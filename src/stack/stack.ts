@@ -2,6 +2,7 @@ import { applyStackEnv, readStackEnv, writeStackEnv } from './env-file.js';
 import { brokerAddress, brokerSettings, brokerStatus, startBroker, stopBroker } from './kafka-broker.js';
 import { postgresAnswers, resolvePostgres, stopPrivateCluster } from './postgres-server.js';
 import { brokerAnswersMetadata } from '../kafka/admin.js';
+import { dockerStackUp } from './docker-stack.js';
 
 export interface StackEndpoints {
   kafkaBrokers: string;
@@ -13,6 +14,11 @@ export interface StackEndpoints {
  * A KAFKA_BROKERS given in the environment that answers is used as is (an external broker).
  */
 export async function stackUp(log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<StackEndpoints> {
+  if (env.STACK === 'docker') {
+    const ends = await dockerStackUp(env, log);
+    writeStackEnv({ KAFKA_BROKERS: ends.kafkaBrokers, DATABASE_URL: ends.databaseUrl });
+    return ends;
+  }
   let kafkaBrokers: string;
   if (env.KAFKA_BROKERS && (await brokerAnswersMetadata(env.KAFKA_BROKERS))) {
     log(`kafka: using KAFKA_BROKERS=${env.KAFKA_BROKERS}`);
