@@ -72,7 +72,8 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   );
   consumer.onDeadLetters = () => relay.trigger();
 
-  // Readiness follows the database: checked in the background so /readyz itself never waits on Postgres.
+  // Readiness follows the database (and the broker, probed by the consumer): checked in the background so
+  // /readyz itself never waits on Postgres.
   let dbUp = true;
   const dbCheck = setInterval(() => {
     pool.query('SELECT 1').then(
@@ -81,8 +82,8 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     );
   }, 1000);
 
-  // POST /events produces to the events topic; tiers and the amount limit come from the rules file
-  // (`httpRules.current` is what a rules reload should replace).
+  // POST /events produces to the events topic; tiers and the amount limit come from the rules in force
+  // (replaced when the rules are reloaded, below).
   const httpRules = { current: apiRulesFrom(rulesText, rulesFile) };
   const publisher = await connectEventPublisher({ brokers: cfg.KAFKA_BROKERS, topic: cfg.KAFKA_TOPIC, log });
   const http: HttpServer = await startHttpServer(
