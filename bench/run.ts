@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean' }, events: { type: 'string' }, partitions: { type: 'string' }, users: { type: 'string' }, threads: { type: 'string' },
-      'steady-rate': { type: 'string' }, 'steady-seconds': { type: 'string' },
+      'steady-rate': { type: 'string' }, 'steady-seconds': { type: 'string' }, keep: { type: 'boolean' },
     },
   });
   applyStackEnv();
@@ -172,6 +173,19 @@ async function main(): Promise<void> {
   console.log(`20-rule file vs default rules: ${ratio(drain20.rate, engineRate)}x the default's events/s`);
   console.log(`engine peak RSS ${result.engine.peakRssMiB} MiB; results: bench/results/${stamp}.json, chart: bench/results/${stamp}-drain.svg`);
   if (mismatches > 0) process.exitCode = 1;
+  if (!values.keep) await dropDatabases(ends.databaseUrl, `${run}_`);
+}
+
+/** Benchmark databases hold millions of ledger rows: drop them unless --keep asks otherwise. */
+async function dropDatabases(adminUrl: string, prefix: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const r = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+    for (const { datname } of r.rows) await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 }
 
 function ratio(a: number, b: number): string {
