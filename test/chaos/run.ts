@@ -117,6 +117,23 @@ async function progressBy(h: Harness, n: number): Promise<void> {
   await waitFor('progress', async () => (await h.committed()) >= Math.min(h.events, from + n) || undefined, 120_000, 50);
 }
 
+let killsDuringFlush = 0;
+
+/** Waits (briefly) until one of the engine's connections is inside a flush transaction; true if seen. */
+async function flushInProgress(h: Harness): Promise<boolean> {
+  const name = new URL(h.db.url).pathname.slice(1);
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const r = await h.db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'loyalty-engine'
+       AND (state = 'idle in transaction' OR (state = 'active' AND query ~* '^(COPY|UPDATE consumer_offsets|\\s*INSERT INTO balances|INSERT INTO purchase_refunds)'))`,
+      [name],
+    );
+    if ((r.rows[0]?.n ?? 0) > 0) return true;
+  }
+  return false;
+}
+
 /** Makes the test's database refuse writes for a while, then accept them again. */
 async function readOnlyFor(h: Harness, ms: number): Promise<void> {
   const name = new URL(h.db.url).pathname.slice(1);
@@ -153,11 +170,16 @@ async function main(): Promise<void> {
   const events = long ? 60_000 : 20_000;
   const scenarios: [string, () => Promise<Row>][] = [
     ['sigkill', () => runScenario('SIGKILL at random moments', long ? 20 : 3, events, async (h) => {
+      // First kill at a random point of progress; second one while Postgres shows a flush transaction open.
+      let inFlush = 0;
       for (let k = 0; k < 2; k++) {
         const e = await h.start();
         await progressBy(h, 500 + Math.floor(h.random() * 3000));
+        if (k === 1 && (await flushInProgress(h))) inFlush++;
         await e.stop('SIGKILL');
       }
+      killsDuringFlush += inFlush;
+      return `${killsDuringFlush} kills inside a flush transaction so far`;
     })],
     ['pg-backends', () => runScenario('Postgres backends terminated', 1, events, async (h) => {
       await h.start();
