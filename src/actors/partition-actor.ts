@@ -97,7 +97,7 @@ export class PartitionActor {
     const lookupIds: string[] = [];
     const lookup = (userId: string, eventId: string): void => {
       const k = eventKey(userId, eventId);
-      if (lookupKeys.has(k) || this.pendingIds.has(k) || this.pendingPurchases.has(k)) return;
+      if (lookupKeys.has(k) || this.pendingIds.has(k)) return; // pending purchases are in pendingIds too
       lookupKeys.add(k);
       lookupUsers.push(userId);
       lookupIds.push(eventId);

@@ -177,15 +177,15 @@ export class EngineConsumer {
       this.metrics.flushDuration.observe(f.seconds);
       this.metrics.flushBatch.observe(f.events);
     }
-    if (r.flushes.length > 0 && (dead > 0 || this.deadLettersPendingRelay)) {
-      this.deadLettersPendingRelay = false;
+    // Dead letters reach Postgres with a flush: relay once one has happened since some were recorded.
+    if (dead > 0) this.deadLettersUnrelayed = true;
+    if (r.flushes.length > 0 && this.deadLettersUnrelayed) {
+      this.deadLettersUnrelayed = false;
       this.onDeadLetters();
-    } else if (dead > 0) {
-      this.deadLettersPendingRelay = true;
     }
   }
 
-  private deadLettersPendingRelay = false;
+  private deadLettersUnrelayed = false;
   private brokerAnswered = true;
 
   /** False while the broker has not answered the last periodic watermark query. */

@@ -1,4 +1,4 @@
-import { applyStackEnv, readStackEnv, writeStackEnv } from './env-file.js';
+import { readStackEnv, writeStackEnv } from './env-file.js';
 import { brokerAddress, brokerSettings, brokerStatus, startBroker, stopBroker } from './kafka-broker.js';
 import { postgresAnswers, resolvePostgres, stopPrivateCluster } from './postgres-server.js';
 import { brokerAnswersMetadata } from '../kafka/admin.js';
@@ -61,4 +61,3 @@ export function redactUrl(url: string): string {
   }
 }
 
-export { applyStackEnv };

@@ -129,6 +129,12 @@ export async function readStoredOffset(pool: pg.Pool, topic: string, partition: 
   return row ? Number(row.next_offset) : null;
 }
 
+/** Events of a topic whose positions Postgres holds: the sum of its partitions' next offsets. */
+export async function committedEvents(pool: pg.Pool, topic: string): Promise<number> {
+  const r = await pool.query<{ total: string | null }>('SELECT sum(next_offset) AS total FROM consumer_offsets WHERE topic = $1', [topic]);
+  return Number(r.rows[0]?.total ?? 0);
+}
+
 export interface StoredUser {
   balance: number;
   lifetimeEarned: number;

@@ -7,6 +7,7 @@ import { ExpectedBalances } from '../../src/simulator/expected-balances.js';
 import { produceMessages } from '../../src/simulator/produce.js';
 import { brokerAddress, brokerSettings, brokerStatus, startBroker } from '../../src/stack/kafka-broker.js';
 import { stackUp } from '../../src/stack/stack.js';
+import { committedEvents } from '../../src/store/flush.js';
 import { isAlive } from '../../src/stack/process-utils.js';
 import { startEngineProcess, type EngineProcess } from '../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../integration/support/scenario.js';
@@ -83,7 +84,7 @@ async function runScenario(
         engines.push(e);
         return e;
       },
-      committed: async () => Number((await db.pool.query<{ s: string | null }>('SELECT sum(next_offset) AS s FROM consumer_offsets WHERE topic = $1', [topic])).rows[0]?.s ?? 0),
+      committed: () => committedEvents(db.pool, topic),
       random: createRandom(7 + t),
     };
     try {

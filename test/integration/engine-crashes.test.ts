@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { committedEvents } from '../../src/store/flush.js';
 import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './support/scenario.js';
 import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
@@ -7,10 +7,6 @@ import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js
 const EVENTS = 60_000;
 const gen = { users: 2_000, skew: 1.0, redeemRatio: 0.35, refundRatio: 0.05, duplicateRatio: 0.02, badRatio: 0.002, seed: 99 };
 
-async function committed(pool: pg.Pool, topic: string): Promise<number> {
-  const r = await pool.query<{ sum: string | null }>('SELECT sum(next_offset) AS sum FROM consumer_offsets WHERE topic = $1', [topic]);
-  return Number(r.rows[0]?.sum ?? 0);
-}
 
 describe('balances stay exact through failures', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -40,9 +36,9 @@ describe('balances stay exact through failures', () => {
     for (let kill = 1; kill <= 3; kill++) {
       const e = await startEngineProcess(env(topic));
       engines.push(e);
-      const before = await committed(db.pool, topic);
+      const before = await committedEvents(db.pool, topic);
       // Kill once it has made progress, but (very likely) not finished.
-      await waitFor('progress', async () => (await committed(db.pool, topic)) > before + 3000 || undefined, 120_000, 50);
+      await waitFor('progress', async () => (await committedEvents(db.pool, topic)) > before + 3000 || undefined, 120_000, 50);
       expect(await e.stop('SIGKILL')).toBe(null);
     }
     const last = await startEngineProcess(env(topic));
@@ -59,10 +55,10 @@ describe('balances stay exact through failures', () => {
     const a = await startEngineProcess(env(topic));
     const b = await startEngineProcess(env(topic));
     engines.push(a, b);
-    await waitFor('progress', async () => (await committed(db.pool, topic)) > 5000 || undefined, 120_000, 50);
+    await waitFor('progress', async () => (await committedEvents(db.pool, topic)) > 5000 || undefined, 120_000, 50);
     const c = await startEngineProcess(env(topic));
     engines.push(c);
-    await waitFor('more progress', async () => (await committed(db.pool, topic)) > 20_000 || undefined, 120_000, 50);
+    await waitFor('more progress', async () => (await committedEvents(db.pool, topic)) > 20_000 || undefined, 120_000, 50);
     expect(await c.stop('SIGTERM')).toBe(0);
     await waitForDrain(db.pool, topic, EVENTS, 180_000);
     expect(await compareBalances(db.pool, expected)).toEqual([]);

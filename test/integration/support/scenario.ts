@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { committedEvents } from '../../../src/store/flush.js';
 import { ExpectedBalances } from '../../../src/simulator/expected-balances.js';
 import { generateMessages, type GeneratorOptions } from '../../../src/simulator/generator.js';
 import { produceMessages } from '../../../src/simulator/produce.js';
@@ -21,10 +22,7 @@ export async function produceScenario(topic: string, count: number, o: Generator
 export async function waitForDrain(pool: pg.Pool, topic: string, total: number, timeoutMs: number): Promise<void> {
   await waitFor(
     `all ${total} events of ${topic} committed`,
-    async () => {
-      const r = await pool.query<{ sum: string | null }>('SELECT sum(next_offset) AS sum FROM consumer_offsets WHERE topic = $1', [topic]);
-      return Number(r.rows[0]?.sum ?? 0) >= total || undefined;
-    },
+    async () => (await committedEvents(pool, topic)) >= total || undefined,
     timeoutMs,
     500,
   );
