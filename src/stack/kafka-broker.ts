@@ -55,9 +55,15 @@ export function ensureKafkaJars(log: (line: string) => void): string {
   return dir;
 }
 
-/** KRaft's cluster id: 16 random bytes, URL-safe base64 without padding. */
-function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * KRaft's cluster id: 16 random bytes, URL-safe base64 without padding. Like Kafka's own
+ * Uuid.randomUuid, never one starting with '-': the storage tool would read it as an option.
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function writeBrokerConfig(s: BrokerSettings): string {
