@@ -29,7 +29,7 @@ const SERVE_FLAG = '--serve';
 async function serve(): Promise<void> {
   const pool = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: Number(process.env.BENCH_POOL ?? 4), application_name: 'bench-api' });
   const noop = (): void => undefined;
-  const engine = await startHttpServer('127.0.0.1', 0, engineRoutes({ pool, registry: new Registry(), isReady: () => ({ ready: true, reasons: [] }), tierOf: () => 'base' }), noop);
+  const engine = await startHttpServer('127.0.0.1', 0, engineRoutes({ pool, registry: new Registry(), isReady: () => ({ ready: true, reasons: [] }), tierOf: () => 'base', readConcurrency: process.env.API_READ_CONCURRENCY ? Number(process.env.API_READ_CONCURRENCY) : undefined }), noop);
   // A constant answer of the same shape and size: what uWS + the wrapper cost without Postgres.
   const body = { user_id: 'user-0', points: 12345, lifetime_earned: 67890, tier: 'base', updated_at: new Date(0).toISOString(), as_of: { partition: 3, offset: 12345 } };
   const constant = await startHttpServer('127.0.0.1', 0, [{ method: 'get', pattern: '/points/:user_id', name: 'constant', handler: () => json(200, body) }], noop);

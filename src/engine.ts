@@ -96,6 +96,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
       events: publisher,
       decodeLimits: () => ({ maxMessageBytes: cfg.MAX_MESSAGE_BYTES, maxAmount: httpRules.current.maxAmount }),
       apiToken: cfg.API_TOKEN,
+      readConcurrency: cfg.API_READ_CONCURRENCY,
       isReady: () => {
         const reasons: string[] = [];
         if (consumer.assigned === 0) reasons.push('no partitions assigned');

@@ -28,6 +28,8 @@ const schema = z.object({
   ACTOR_CACHE_USERS: int(100, 100_000_000).default(200_000),
   MAX_MESSAGE_BYTES: int(64, 100_000_000).default(64 * 1024),
   DB_POOL_SIZE: int(1, 100).default(4),
+  /** Balance queries in flight at once for GET /points; requests arriving meanwhile share the next query. */
+  API_READ_CONCURRENCY: int(1, 64).default(1),
   RULES_FILE: z.string().default('config/rules.yaml'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(30_000),

@@ -2,6 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { decodeEvent, type DecodeLimits } from '../events/decode.js';
+import { BalanceReader } from '../store/balance-reader.js';
 import openapi from './openapi.json' with { type: 'json' };
 import { errorJson, json, type Request, type Response, type Route } from './uws-server.js';
 
@@ -30,6 +31,8 @@ export interface RouteDeps {
   decodeLimits?: () => DecodeLimits;
   /** When set, POST /events and GET /points/{user_id}/history require `Authorization: Bearer <apiToken>`. */
   apiToken?: string;
+  /** Balance queries in flight at once (default 1): fewer, larger queries serve more requests when Postgres is short of cores. */
+  readConcurrency?: number;
 }
 
 const OPENAPI_BODY = JSON.stringify(openapi);
@@ -117,10 +120,11 @@ const HISTORY_BEFORE_SQL = `SELECT event_id, event_type, points, balance_after, 
 
 /**
  * Balances and history come from Postgres, so a read that follows a flush's commit always sees it
- * (no cache to keep coherent). POST /events only produces to Kafka: the engine applies it like any event.
+ * (no cache to keep coherent; concurrent balance reads share queries, see BalanceReader). POST /events only produces to Kafka: the engine applies it like any event.
  */
 export function engineRoutes(d: RouteDeps): Route[] {
   const authorize = bearerCheck(d.apiToken);
+  const balances = new BalanceReader(d.pool, d.readConcurrency ?? 1);
   return [
     {
       method: 'get',
@@ -129,25 +133,21 @@ export function engineRoutes(d: RouteDeps): Route[] {
       handler: async (req) => {
         const userId = userIdParam(req);
         if (userId === null) return errorJson(400, 'bad_user_id', USER_ID_RULE);
-        let r;
+        let row;
         try {
-          r = await d.pool.query<{ points: string; lifetime_earned: string; updated_at: Date; last_partition: number; last_offset: string }>(
-            'SELECT points, lifetime_earned, updated_at, last_partition, last_offset FROM balances WHERE user_id = $1',
-            [userId],
-          );
+          row = await balances.read(userId);
         } catch (e) {
           return databaseUnavailable(e);
         }
-        const row = r.rows[0];
         if (!row) return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
-        const lifetimeEarned = Number(row.lifetime_earned);
+        const lifetimeEarned = row.lifetimeEarned;
         return json(200, {
           user_id: userId,
-          points: Number(row.points),
+          points: row.points,
           lifetime_earned: lifetimeEarned,
           tier: d.tierOf ? d.tierOf(lifetimeEarned) : null,
-          updated_at: row.updated_at.toISOString(),
-          as_of: { partition: row.last_partition, offset: Number(row.last_offset) },
+          updated_at: row.updatedAt,
+          as_of: { partition: row.lastPartition, offset: row.lastOffset },
         });
       },
     },

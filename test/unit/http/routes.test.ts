@@ -5,7 +5,8 @@ import { HISTORY_MAX_LIMIT, MAX_EVENT_BODY_BYTES } from '../../../src/http/route
 import { fakePool, rawExchange, routesWith, serve, type Served } from './support.js';
 
 const TOKEN = 'a-token-of-at-least-16-chars';
-const balanceRow = { points: '120', lifetime_earned: '15000', updated_at: new Date('2026-11-24T18:00:00Z'), last_partition: 3, last_offset: '41' };
+/** points, lifetime_earned, updated_at (formatted by Postgres), last_partition, last_offset. */
+const balanceRow = ['120', '15000', '2026-11-24T18:00:00.000Z', 3, '41'];
 const ledgerRow = (offset: number) => ({
   event_id: `e-${offset}`,
   event_type: 'purchase',
@@ -30,7 +31,10 @@ afterEach(() => {
 /** A ledger of offsets 0..n-1 for 'alice' only; honours the LIMIT and before parameters the way Postgres would. */
 function ledgerPool(n: number) {
   return fakePool((sql, params) => {
-    if (sql.includes('FROM balances')) return { rows: params[0] === 'alice' || params[0] === 'quiet' ? [balanceRow] : [] };
+    const known = (id: unknown): boolean => id === 'alice' || id === 'quiet';
+    // The balance reader asks for many users at once, one array row each (rowMode 'array').
+    if (sql.includes('FROM balances') && Array.isArray(params[0])) return { rows: params[0].filter(known).map((id) => [id, ...balanceRow]) };
+    if (sql.includes('FROM balances')) return { rows: known(params[0]) ? [{ one: 1 }] : [] };
     if (params[0] !== 'alice') return { rows: [] };
     const before = params.length > 2 ? Number(params[2]) : Infinity;
     const rows = [];
@@ -51,7 +55,7 @@ describe('GET /points/{user_id}', () => {
     expect(await res.json()).toEqual({
       user_id: 'alice', points: 120, lifetime_earned: 15000, tier: 'gold', updated_at: '2026-11-24T18:00:00.000Z', as_of: { partition: 3, offset: 41 },
     });
-    expect(queries[0]!.params).toEqual(['alice']);
+    expect(queries[0]!.params).toEqual([['alice']]);
   });
 
   it('tier is null when the server knows no tiers', async () => {

@@ -25,9 +25,12 @@ export type QueryFn = (sql: string, params: unknown[]) => Promise<{ rows: unknow
 export function fakePool(fn: QueryFn): { pool: pg.Pool; queries: { sql: string; params: unknown[] }[] } {
   const queries: { sql: string; params: unknown[] }[] = [];
   const pool = {
-    query: async (sql: string, params: unknown[] = []) => {
-      queries.push({ sql, params });
-      return fn(sql, params);
+    // Plain (sql, params) or a query config ({ text, values }), as node-postgres takes both.
+    query: async (q: string | { text: string; values?: unknown[] }, params: unknown[] = []) => {
+      const sql = typeof q === 'string' ? q : q.text;
+      const values = typeof q === 'string' ? params : (q.values ?? []);
+      queries.push({ sql, params: values });
+      return fn(sql, values);
     },
   } as unknown as pg.Pool;
   return { pool, queries };
