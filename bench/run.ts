@@ -87,14 +87,14 @@ async function main(): Promise<void> {
     }
   }
 
-  // 7. Memory with 1M distinct users: a second backlog where (almost) every event is a new user.
+  // 7. Memory with 1M distinct users: a second backlog of 1M events, users in turn, so every event is a new user.
   let memory: { users: number; events: number; peakRssMiB: number; rate: number } | null = null;
   if (!values.quick) {
     const memTopic = `${run}_mem`;
     const memEvents = 1_000_000;
     await ensureTopics(ends.kafkaBrokers, [{ topic: memTopic, partitions }, { topic: `${memTopic}.dlq`, partitions }]);
     const mp = progress(`producing ${memEvents} events over 1M users`);
-    await produceMessages(ends.kafkaBrokers, memTopic, generateMessages(memEvents, { users: 1_000_000, skew: 0, redeemRatio: 0.1, badRatio: 0, seed: 5 }), {
+    await produceMessages(ends.kafkaBrokers, memTopic, generateMessages(memEvents, { users: 1_000_000, skew: 0, cycleUsers: true, redeemRatio: 0.1, badRatio: 0, seed: 5 }), {
       batchSize: 5000,
       onProgress: (p) => mp.update(`${p.sent} sent`),
     });

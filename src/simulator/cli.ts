@@ -6,8 +6,9 @@ import { ExpectedBalances } from './expected-balances.js';
 import { generateMessages, type SimulatedMessage } from './generator.js';
 import { produceMessages } from './produce.js';
 
-const USAGE = `usage: npm run produce -- (--events N | --rate R --duration S) [--users U] [--skew zipf:S]
-       [--redeem-ratio F] [--bad-ratio F] [--seed N] [--topic T] [--partitions P] [--expect FILE]`;
+const USAGE = `usage: npm run produce -- (--events N | --rate R --duration S) [--users U] [--skew zipf:S | --skew cycle]
+       [--redeem-ratio F] [--refund-ratio F] [--duplicate-ratio F] [--bad-ratio F] [--seed N] [--topic T] [--partitions P] [--expect FILE]
+  --skew cycle: users in turn, so N events over N users touch exactly N distinct users`;
 
 function num(name: string, v: string | undefined, def: number, min: number, max: number): number {
   if (v === undefined) return def;
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       events: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, users: { type: 'string' },
-      skew: { type: 'string' }, 'redeem-ratio': { type: 'string' }, 'refund-ratio': { type: 'string' }, 'bad-ratio': { type: 'string' },
+      skew: { type: 'string' }, 'redeem-ratio': { type: 'string' }, 'refund-ratio': { type: 'string' }, 'duplicate-ratio': { type: 'string' }, 'bad-ratio': { type: 'string' },
       seed: { type: 'string' }, topic: { type: 'string' }, partitions: { type: 'string' }, expect: { type: 'string' }, help: { type: 'boolean' },
     },
   });
@@ -38,13 +39,13 @@ async function main(): Promise<void> {
     : rate !== undefined ? Math.round(rate * num('duration', values.duration, 10, 1, 86_400)) : NaN;
   if (!Number.isFinite(count)) throw new Error(`give --events N or --rate R --duration S\n${USAGE}`);
   const skewText = values.skew ?? 'zipf:1.1';
-  if (!/^zipf:\d+(\.\d+)?$/.test(skewText)) throw new Error(`--skew must look like zipf:1.1, got "${skewText}"`);
-  if (values['refund-ratio'] !== undefined && Number(values['refund-ratio']) !== 0) {
-    throw new Error('--refund-ratio: refund events are not generated yet (the rules issue adds them)');
-  }
+  if (!/^zipf:\d+(\.\d+)?$/.test(skewText) && skewText !== 'cycle') throw new Error(`--skew must look like zipf:1.1 (or be cycle), got "${skewText}"`);
   const opts = {
     users: num('users', values.users, 100_000, 1, 100_000_000),
-    skew: Number(skewText.slice(5)),
+    skew: skewText === 'cycle' ? 0 : Number(skewText.slice(5)),
+    cycleUsers: skewText === 'cycle',
+    refundRatio: num('refund-ratio', values['refund-ratio'], 0, 0, 1),
+    duplicateRatio: num('duplicate-ratio', values['duplicate-ratio'], 0, 0, 1),
     redeemRatio: num('redeem-ratio', values['redeem-ratio'], 0.2, 0, 1),
     badRatio: num('bad-ratio', values['bad-ratio'], 0.001, 0, 1),
     seed: num('seed', values.seed, 42, 0, 2 ** 31),

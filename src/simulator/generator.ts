@@ -2,8 +2,10 @@ import { createRandom, createZipf } from './prng.js';
 
 export interface GeneratorOptions {
   users: number;
-  /** Zipf exponent for user popularity; 0 = uniform. */
+  /** Zipf exponent for user popularity; 0 = uniform. Ignored when `cycleUsers` is set. */
   skew: number;
+  /** Users in turn (0, 1, ..., users-1, 0, ...): N events over N users touch exactly N distinct users. */
+  cycleUsers?: boolean;
   redeemRatio: number;
   /** Share of events that refund part or all of an earlier purchase of the same user. */
   refundRatio?: number;
@@ -47,7 +49,9 @@ export const userName = (i: number): string => `user-${i}`;
  */
 export function* generateMessages(count: number, o: GeneratorOptions): Generator<SimulatedMessage> {
   const random = createRandom(o.seed);
-  const pickUser = createZipf(o.users, o.skew, random);
+  const zipf = createZipf(o.users, o.skew, random);
+  let turn = 0;
+  const pickUser = o.cycleUsers ? (): number => turn++ % o.users : zipf;
   const start = o.startMs ?? Date.UTC(2026, 10, 16); // a Monday
   const refundRatio = o.refundRatio ?? 0;
   const duplicateRatio = o.duplicateRatio ?? 0;

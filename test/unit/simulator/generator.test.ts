@@ -43,4 +43,10 @@ describe('the simulator', () => {
     expect(x.rejected).toBe(1);
     expect(x.applied).toBe(3);
   });
+
+  it('cycle mode: N events over N users touch exactly N distinct users; zipf touches fewer', () => {
+    const distinct = (o: typeof opts & { cycleUsers?: boolean }): number => new Set([...generateMessages(2000, { ...o, users: 2000, badRatio: 0 })].map((m) => m.key)).size;
+    expect(distinct({ ...opts, cycleUsers: true })).toBe(2000);
+    expect(distinct({ ...opts, skew: 0 })).toBeLessThan(2000);
+  });
 });
