@@ -17,7 +17,7 @@ import { naiveConsumerRate } from './naive-consumer.js';
 import { drainWithEngine, twentyRuleYaml } from './engine-drain.js';
 import { steadyState } from './steady-state.js';
 import { apiBench } from './api.js';
-import { progress, table } from './support.js';
+import { buildEngine, progress, table } from './support.js';
 
 /**
  * Backlog drain: N events preloaded, then, on the same backlog and in the same run, the
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
   const users = Number(values.users ?? 100_000);
   const naiveSlice = values.quick ? 3_000 : 10_000;
   const ends = await stackUp((l) => process.stderr.write(`[stack] ${l}\n`));
+  buildEngine();
   const run = `bench_${Date.now().toString(36)}`;
   const topic = `${run}_events`;
   await ensureTopics(ends.kafkaBrokers, [{ topic, partitions }, { topic: `${topic}.dlq`, partitions }]);

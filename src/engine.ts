@@ -63,7 +63,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
       sessionTimeoutMs: cfg.KAFKA_SESSION_TIMEOUT_MS,
       maxMessageBytes: cfg.MAX_MESSAGE_BYTES,
       maxBatchEvents: cfg.MAX_BATCH_EVENTS,
-      maxPendingEvents: cfg.MAX_PENDING_EVENTS,
+      maxQueuedEvents: cfg.MAX_QUEUED_EVENTS,
       flushMaxAgeMs: cfg.FLUSH_MAX_AGE_MS,
     },
     actors,

@@ -4,9 +4,11 @@ import type { LoyaltyEvent } from '../events/event.js';
 import type { RuleSet } from '../rules/index.js';
 import type { PurchaseRecord, UserState } from '../rules/types.js';
 import { eventKey, loadEventFacts, type LedgerFact, type RefundTotals } from '../store/event-facts.js';
+import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, loadUsers, readStoredOffset, type FlushBatch, type FlushOutcome } from '../store/flush.js';
 import { keyAt, valueAt, type PackedBatch } from './batch-codec.js';
+import { UserTable } from './user-table.js';
 import type { Counts, FlushStats } from './protocol.js';
 
 export interface ActorLimits {
@@ -24,19 +26,6 @@ export interface ActorDeps {
   onRetry: (what: string, error: unknown, attempt: number) => void;
 }
 
-/** A user's state as the actor knows it: committed values plus what is pending. */
-interface UserEntry {
-  balance: number;
-  lifetimeEarned: number;
-  /** Local calendar day (days since epoch) that earnedToday counts. */
-  earnedDay: number;
-  earnedToday: number;
-  dirty: boolean;
-  deltaPoints: number;
-  deltaEarned: number;
-  lastOffset: number;
-}
-
 const DAY_MS = 86_400_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -49,10 +38,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class PartitionActor {
   committedOffset: number;
   nextOffset: number;
-  private readonly users = new Map<string, UserEntry>();
-  private dirtyUsers: string[] = [];
-  private ledger: string[] = [];
-  private deadLetters: string[] = [];
+  /** Committed values plus what is pending, per user. */
+  private readonly users = new UserTable();
+  /** Slots of the users changed since the last flush. */
+  private dirtyUsers: number[] = [];
+  private readonly ledger = new CopyBuffer(256 * 1024);
+  private readonly deadLetters = new CopyBuffer(1024);
   private pendingEvents = 0;
   private readonly scratch: UserState = { balance: 0, lifetimeEarned: 0, earnedToday: 0 };
   /** Given event ids applied since the last flush (Postgres does not have them yet): the duplicate check's memory. */
@@ -114,7 +105,7 @@ export class PartitionActor {
       const r = decodeEvent(value, at, decodeLimits);
       if (r.ok) {
         const e = r.event;
-        if (!this.users.has(e.userId)) missing.add(e.userId);
+        if (this.users.slotOf(e.userId) === undefined) missing.add(e.userId);
         if (e.eventIdGiven) lookup(e.userId, e.eventId);
         if (e.originalEventId !== undefined) lookup(e.userId, e.originalEventId);
       }
@@ -149,7 +140,7 @@ export class PartitionActor {
   }
 
   private deadLetter(offset: number, reason: string, detail: string, key: Uint8Array | null, value: Uint8Array | null, dead: Counts, events: Counts, type: string): void {
-    this.deadLetters.push(copyRow([copyText(this.topic), String(this.partition), String(offset), reason, copyText(detail), copyBytea(key), copyBytea(value)]));
+    this.deadLetters.append(copyRow([copyText(this.topic), String(this.partition), String(offset), reason, copyText(detail), copyBytea(key), copyBytea(value)]));
     dead[reason] = (dead[reason] ?? 0) + 1;
     const k = `${type}:dead_lettered`;
     events[k] = (events[k] ?? 0) + 1;
@@ -189,24 +180,13 @@ export class PartitionActor {
 
   private async loadMissing(userIds: string[]): Promise<void> {
     const stored = await this.retrying('load users', () => loadUsers(this.deps.pool, userIds));
-    for (const id of userIds) {
-      const s = stored.get(id);
-      this.users.set(id, {
-        balance: s?.balance ?? 0,
-        lifetimeEarned: s?.lifetimeEarned ?? 0,
-        earnedDay: s?.earnedDay ?? 0,
-        earnedToday: s?.earnedToday ?? 0,
-        dirty: false,
-        deltaPoints: 0,
-        deltaEarned: 0,
-        lastOffset: 0,
-      });
-    }
+    for (const id of userIds) this.users.add(id, stored.get(id));
   }
 
   /** Applies one event to its user; returns true when it is a refund of an unknown purchase (a dead letter). */
   private apply(event: LoyaltyEvent, offset: number, rules: RuleSet, events: Counts): boolean {
-    const u = this.users.get(event.userId)!;
+    const t = this.users;
+    const s = t.slotOf(event.userId)!;
     const key = event.eventIdGiven ? eventKey(event.userId, event.eventId) : '';
     let status: 'applied' | 'rejected' | 'duplicate';
     let points = 0;
@@ -217,26 +197,26 @@ export class PartitionActor {
     } else {
       const day = Math.floor((event.timestampMs + event.utcOffsetMinutes * 60_000) / DAY_MS);
       const st = this.scratch;
-      st.balance = u.balance;
-      st.lifetimeEarned = u.lifetimeEarned;
-      st.earnedToday = day === u.earnedDay ? u.earnedToday : 0;
+      st.balance = t.balance[s]!;
+      st.lifetimeEarned = t.lifetimeEarned[s]!;
+      st.earnedToday = day === t.earnedDay[s] ? t.earnedToday[s]! : 0;
       const purchase = event.type === 'refund' ? this.purchaseFor(event.userId, event.originalEventId ?? '') : undefined;
       const outcome = rules.evaluate(event, st, purchase);
       if (outcome.kind === 'rejected' && outcome.reason === 'unknown_purchase') return true;
       if (outcome.kind === 'applied') {
         status = 'applied';
         points = outcome.delta;
-        u.balance += outcome.delta;
-        u.deltaPoints += outcome.delta;
-        u.lifetimeEarned += outcome.earnedDelta;
-        u.deltaEarned += outcome.earnedDelta;
+        t.balance[s]! += outcome.delta;
+        t.deltaPoints[s]! += outcome.delta;
+        t.lifetimeEarned[s]! += outcome.earnedDelta;
+        t.deltaEarned[s]! += outcome.earnedDelta;
         // Only earning counts towards the per-day cap; clawbacks do not give cap room back.
-        if (outcome.earnedDelta > 0 && day >= u.earnedDay) {
-          if (day > u.earnedDay) {
-            u.earnedDay = day;
-            u.earnedToday = 0;
+        if (outcome.earnedDelta > 0 && day >= t.earnedDay[s]!) {
+          if (day > t.earnedDay[s]!) {
+            t.earnedDay[s] = day;
+            t.earnedToday[s] = 0;
           }
-          u.earnedToday += outcome.earnedDelta;
+          t.earnedToday[s]! += outcome.earnedDelta;
         }
         if (event.type === 'purchase' && event.eventIdGiven) this.pendingPurchases.set(key, { amount: event.amount, points: outcome.delta });
         if (event.type === 'refund' && purchase !== undefined) {
@@ -252,13 +232,13 @@ export class PartitionActor {
       if (event.eventIdGiven) this.pendingIds.add(key);
     }
     // Every event marks its user, so a user seen only through rejected events still has a (zero) balance row.
-    if (!u.dirty) {
-      u.dirty = true;
-      this.dirtyUsers.push(event.userId);
+    if (t.dirty[s] === 0) {
+      t.dirty[s] = 1;
+      this.dirtyUsers.push(s);
     }
-    u.lastOffset = offset;
-    this.ledger.push(
-      `${copyText(this.topic)}\t${this.partition}\t${offset}\t${copyText(event.eventId)}\t${event.userId}\t${event.type}\t${points}\t${u.balance}\t${status}\t${reason}\t${event.timestamp}\t${rules.version}\t${event.amount}\t${copyText(event.originalEventId)}\n`,
+    t.lastOffset[s] = offset;
+    this.ledger.append(
+      `${copyText(this.topic)}\t${this.partition}\t${offset}\t${copyText(event.eventId)}\t${event.userId}\t${event.type}\t${points}\t${t.balance[s]}\t${status}\t${reason}\t${event.timestamp}\t${rules.version}\t${event.amount}\t${copyText(event.originalEventId)}\n`,
     );
     const k = `${event.type}:${status}`;
     events[k] = (events[k] ?? 0) + 1;
@@ -270,9 +250,9 @@ export class PartitionActor {
     if (this.nextOffset === this.committedOffset && this.pendingEvents === 0) return 'ok';
     const started = performance.now();
     const deltas: string[] = [];
-    for (const id of this.dirtyUsers) {
-      const u = this.users.get(id)!;
-      deltas.push(`${id}\t${u.deltaPoints}\t${u.deltaEarned}\t${u.earnedDay}\t${u.earnedToday}\t${u.lastOffset}\n`);
+    const t = this.users;
+    for (const s of this.dirtyUsers) {
+      deltas.push(`${t.ids[s]}\t${t.deltaPoints[s]}\t${t.deltaEarned[s]}\t${t.earnedDay[s]}\t${t.earnedToday[s]}\t${t.lastOffset[s]}\n`);
     }
     const batch: FlushBatch = {
       topic: this.topic,
@@ -281,8 +261,8 @@ export class PartitionActor {
       newOffset: this.nextOffset,
       owner: this.deps.owner,
       deltas: deltas.join(''),
-      ledger: this.ledger.join(''),
-      deadLetters: this.deadLetters.join(''),
+      ledger: this.ledger.bytes(),
+      deadLetters: this.deadLetters.bytes(),
       refunds: [...this.refundTotals].map(([k, t]) => {
         const [userId = '', eventId = ''] = k.split('\u0000');
         return { userId, eventId, ...t };
@@ -294,15 +274,14 @@ export class PartitionActor {
       return 'fenced';
     }
     flushes.push({ seconds: (performance.now() - started) / 1000, events: this.pendingEvents, users: this.dirtyUsers.length });
-    for (const id of this.dirtyUsers) {
-      const u = this.users.get(id)!;
-      u.dirty = false;
-      u.deltaPoints = 0;
-      u.deltaEarned = 0;
+    for (const s of this.dirtyUsers) {
+      t.dirty[s] = 0;
+      t.deltaPoints[s] = 0;
+      t.deltaEarned[s] = 0;
     }
     this.dirtyUsers = [];
-    this.ledger = [];
-    this.deadLetters = [];
+    this.ledger.reset();
+    this.deadLetters.reset();
     this.clearPendingFacts();
     this.pendingEvents = 0;
     this.committedOffset = batch.newOffset;
@@ -350,8 +329,8 @@ export class PartitionActor {
     this.clearPendingFacts();
     this.users.clear();
     this.dirtyUsers = [];
-    this.ledger = [];
-    this.deadLetters = [];
+    this.ledger.reset();
+    this.deadLetters.reset();
     this.pendingEvents = 0;
     this.committedOffset = offset;
     this.nextOffset = offset;
@@ -360,12 +339,7 @@ export class PartitionActor {
   /** Keeps the cache bounded: drops the oldest clean users; dirty ones stay until flushed. */
   private evict(): void {
     const cap = this.deps.limits.cacheUsers;
-    if (this.users.size <= cap) return;
-    const target = Math.floor(cap * 0.9);
-    for (const [id, u] of this.users) {
-      if (this.users.size <= target) break;
-      if (!u.dirty) this.users.delete(id);
-    }
+    if (this.users.size > cap) this.users.evictClean(Math.floor(cap * 0.9));
   }
 }
 

@@ -20,8 +20,11 @@ const schema = z.object({
   FLUSH_MAX_EVENTS: int(1, 10_000_000).default(20_000),
   /** ... or once its oldest pending event is this old. */
   FLUSH_MAX_AGE_MS: int(1, 600_000).default(250),
-  /** Pause fetching a partition whose unflushed plus queued events pass this. */
-  MAX_PENDING_EVENTS: int(1, 100_000_000).default(50_000),
+  /**
+   * Pause fetching a partition whose events waiting for its actor (fetched, not yet applied) pass this.
+   * The actor's own unflushed events stay under FLUSH_MAX_EVENTS + MAX_BATCH_EVENTS (it flushes inline).
+   */
+  MAX_QUEUED_EVENTS: int(1, 100_000_000).default(10_000),
   /** Messages handed to one actor task at most. */
   MAX_BATCH_EVENTS: int(1, 1_000_000).default(5_000),
   /** Users kept in memory per partition actor (dirty users are never evicted). */

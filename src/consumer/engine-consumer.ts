@@ -4,7 +4,7 @@ import { packBatch } from '../actors/batch-codec.js';
 import type { ActorResult, ActorTask } from '../actors/protocol.js';
 import type { EngineMetrics } from '../metrics/registry.js';
 import { consumeBatch, createRdConsumer, type Assignment, type RdConsumer } from './rdkafka-consumer.js';
-import { newPartitionState, unflushed, type PartitionState } from './partition-state.js';
+import { newPartitionState, queued, unflushed, type PartitionState } from './partition-state.js';
 
 export interface EngineConsumerSettings {
   brokers: string;
@@ -14,7 +14,8 @@ export interface EngineConsumerSettings {
   sessionTimeoutMs: number;
   maxMessageBytes: number;
   maxBatchEvents: number;
-  maxPendingEvents: number;
+  /** Fetched messages a partition may hold waiting for its actor before it is paused. */
+  maxQueuedEvents: number;
   flushMaxAgeMs: number;
 }
 
@@ -324,12 +325,14 @@ export class EngineConsumer {
   }
 
   private applyBackpressure(ps: PartitionState): void {
-    const held = unflushed(ps);
+    // Only what waits for the actor counts: the actor bounds its own unflushed events by flushing inline,
+    // and a fetched message costs far more memory here (a JS object and Buffers) than in librdkafka.
+    const held = queued(ps);
     const tp = [{ topic: this.s.topic, partition: ps.partition }];
-    if (!ps.paused && held > this.s.maxPendingEvents) {
+    if (!ps.paused && held > this.s.maxQueuedEvents) {
       this.consumer.pause(tp);
       ps.paused = true;
-    } else if (ps.paused && held <= this.s.maxPendingEvents / 2 && ps.status === 'active') {
+    } else if (ps.paused && held <= this.s.maxQueuedEvents / 2 && ps.status === 'active') {
       this.consumer.resume(tp);
       ps.paused = false;
     }

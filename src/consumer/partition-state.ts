@@ -45,6 +45,11 @@ export function newPartitionState(partition: number, epoch: number): PartitionSt
   };
 }
 
+/** Events fetched for this partition that its actor has not applied yet. */
+export function queued(ps: PartitionState): number {
+  return ps.queue.length + ps.inFlightCount;
+}
+
 /** Events held for this partition that Postgres does not have yet. */
 export function unflushed(ps: PartitionState): number {
   return ps.queue.length + ps.inFlightCount + ps.pending;

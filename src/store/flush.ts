@@ -14,10 +14,10 @@ export interface FlushBatch {
   owner: string;
   /** Rows for staging_deltas: user_id, points delta, earned delta, earned_day, earned_today, last_offset. */
   deltas: string;
-  /** Rows for point_transactions (see LEDGER_COLUMNS). */
-  ledger: string;
+  /** Rows for point_transactions (see LEDGER_COLUMNS), COPY text as a string or its UTF-8 bytes. */
+  ledger: string | Uint8Array;
   /** Rows for dead_letters (see DEAD_LETTER_COLUMNS). */
-  deadLetters: string;
+  deadLetters: string | Uint8Array;
   /** Refund totals of purchases refunded since the last flush (absolute values). */
   refunds: { userId: string; eventId: string; amountRefunded: number; pointsRefunded: number }[];
 }
@@ -42,9 +42,9 @@ async function ensureStagingTable(client: pg.PoolClient): Promise<void> {
   withStaging.add(client);
 }
 
-async function copyIn(client: pg.PoolClient, sql: string, payload: string): Promise<void> {
+async function copyIn(client: pg.PoolClient, sql: string, payload: string | Uint8Array): Promise<void> {
   if (payload.length === 0) return;
-  await pipeline(Readable.from([Buffer.from(payload, 'utf8')]), client.query(copyFrom(sql)));
+  await pipeline(Readable.from([typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload]), client.query(copyFrom(sql)));
 }
 
 const MERGE_SQL = `
