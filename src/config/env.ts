@@ -24,7 +24,7 @@ const schema = z.object({
    * Pause fetching a partition whose events waiting for its actor (fetched, not yet applied) pass this.
    * The actor's own unflushed events stay under FLUSH_MAX_EVENTS + MAX_BATCH_EVENTS (it flushes inline).
    */
-  MAX_QUEUED_EVENTS: int(1, 100_000_000).default(10_000),
+  MAX_QUEUED_EVENTS: int(1, 100_000_000).default(20_000),
   /** Messages handed to one actor task at most. */
   MAX_BATCH_EVENTS: int(1, 1_000_000).default(5_000),
   /** Users kept in memory per partition actor (dirty users are never evicted). */

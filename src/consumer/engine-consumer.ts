@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ActorPool } from '../actors/actor-pool.js';
-import { packBatch } from '../actors/batch-codec.js';
+import { BatchBuilder } from '../actors/batch-codec.js';
 import type { ActorResult, ActorTask } from '../actors/protocol.js';
 import type { EngineMetrics } from '../metrics/registry.js';
 import { consumeBatch, createRdConsumer, type Assignment, type RdConsumer } from './rdkafka-consumer.js';
@@ -31,6 +31,8 @@ export class EngineConsumer {
   private readonly consumer: RdConsumer;
   private readonly parts = new Map<number, PartitionState>();
   private epochSeq = 0;
+  /** Bytes to give a new batch builder (learnt from the batches sent). */
+  private batchBytesHint = 64 * 1024;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
   private rebalanceChain: Promise<void> = Promise.resolve();
@@ -100,7 +102,13 @@ export class EngineConsumer {
         if (m.topic !== this.s.topic) continue;
         const ps = this.parts.get(m.partition);
         if (ps === undefined || ps.status !== 'active' || m.offset < ps.acceptFrom) continue;
-        ps.queue.push({ offset: m.offset, key: typeof m.key === 'string' ? Buffer.from(m.key) : (m.key ?? null), value: m.value });
+        let b = ps.queue[ps.queue.length - 1];
+        if (b === undefined || b.full) {
+          b = new BatchBuilder(this.s.maxBatchEvents, this.batchBytesHint);
+          ps.queue.push(b);
+        }
+        b.push(m.offset, typeof m.key === 'string' ? Buffer.from(m.key) : m.key, m.value);
+        ps.queuedCount++;
         ps.acceptFrom = m.offset + 1;
         touched.add(ps);
       }
@@ -120,9 +128,13 @@ export class EngineConsumer {
       ps.flushRequested = false;
       task = { op: 'flush', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, ...this.rulesFor(ps) };
     } else if (ps.queue.length > 0) {
-      const take = ps.queue.length <= this.s.maxBatchEvents ? ps.queue.splice(0) : ps.queue.splice(0, this.s.maxBatchEvents);
-      ps.inFlightCount = take.length;
-      task = { op: 'process', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, batch: packBatch(take), ...this.rulesFor(ps) };
+      const builder = ps.queue.shift()!;
+      // Size new builders like the last well-filled batch, so they rarely grow.
+      if (builder.count * 2 >= builder.capacity) this.batchBytesHint = Math.ceil((builder.bytesUsed / builder.count) * builder.capacity * 1.1) + 1024;
+      const batch = builder.finish();
+      ps.queuedCount -= batch.count;
+      ps.inFlightCount = batch.count;
+      task = { op: 'process', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, batch, ...this.rulesFor(ps) };
     } else {
       return;
     }
@@ -209,6 +221,7 @@ export class EngineConsumer {
     this.metrics.actorResets.inc({ cause });
     ps.status = 'seeking';
     ps.queue = [];
+    ps.queuedCount = 0;
     ps.pending = 0;
     ps.pendingSince = 0;
     ps.flushRequested = false;
@@ -298,6 +311,7 @@ export class EngineConsumer {
   private async closePartition(ps: PartitionState, flush: boolean): Promise<void> {
     ps.status = 'closing';
     ps.queue = [];
+    ps.queuedCount = 0;
     await this.idle(ps);
     try {
       const r = await this.actors.run({ op: 'close', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, flush });

@@ -1,4 +1,4 @@
-import type { RawMessage } from '../actors/batch-codec.js';
+import type { BatchBuilder } from '../actors/batch-codec.js';
 
 /** The main thread's view of one assigned partition and its actor. */
 export interface PartitionState {
@@ -7,7 +7,10 @@ export interface PartitionState {
   epoch: number;
   /** opening/seeking: messages are dropped (they will be fetched again from the stored offset). */
   status: 'opening' | 'active' | 'seeking' | 'closing';
-  queue: RawMessage[];
+  /** Fetched messages waiting for the actor, packed, one builder per future task. */
+  queue: BatchBuilder[];
+  /** Messages in `queue`. */
+  queuedCount: number;
   inFlight: boolean;
   /** Events in the in-flight task. */
   inFlightCount: number;
@@ -32,6 +35,7 @@ export function newPartitionState(partition: number, epoch: number): PartitionSt
     epoch,
     status: 'opening',
     queue: [],
+    queuedCount: 0,
     inFlight: false,
     inFlightCount: 0,
     pending: 0,
@@ -47,10 +51,10 @@ export function newPartitionState(partition: number, epoch: number): PartitionSt
 
 /** Events fetched for this partition that its actor has not applied yet. */
 export function queued(ps: PartitionState): number {
-  return ps.queue.length + ps.inFlightCount;
+  return ps.queuedCount + ps.inFlightCount;
 }
 
 /** Events held for this partition that Postgres does not have yet. */
 export function unflushed(ps: PartitionState): number {
-  return ps.queue.length + ps.inFlightCount + ps.pending;
+  return ps.queuedCount + ps.inFlightCount + ps.pending;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyAt, packBatch, transferList, valueAt } from '../../../src/actors/batch-codec.js';
+import { BatchBuilder, keyAt, packBatch, transferList, valueAt } from '../../../src/actors/batch-codec.js';
 
 describe('packBatch', () => {
   it('packs keys, values and offsets into one buffer and reads them back without copies', () => {
@@ -25,5 +25,26 @@ describe('packBatch', () => {
     const b = packBatch([{ offset: 1, key: Buffer.from('k'), value: Buffer.from('v') }]);
     const t = transferList(b);
     expect(new Set(t).size).toBe(3);
+  });
+});
+
+describe('BatchBuilder', () => {
+  it('packs messages as they come, growing its buffer, and knows when it is full', () => {
+    const b = new BatchBuilder(3, 4);
+    expect(b.full).toBe(false);
+    b.push(5, Buffer.from('k1'), Buffer.from('x'.repeat(3000)));
+    b.push(6, null, Buffer.from('v'));
+    b.push(7, Buffer.from('k3'), null);
+    expect(b.full).toBe(true);
+    expect(b.bytesUsed).toBe(2 + 3000 + 1 + 2);
+    const batch = b.finish();
+    const view = new Uint8Array(batch.bytes);
+    expect(batch.count).toBe(3);
+    expect(Array.from(batch.offsets)).toEqual([5, 6, 7]);
+    expect(Buffer.from(valueAt(batch, view, 0)!).toString()).toBe('x'.repeat(3000));
+    expect(keyAt(batch, view, 1)).toBeNull();
+    expect(Buffer.from(valueAt(batch, view, 1)!).toString()).toBe('v');
+    expect(Buffer.from(keyAt(batch, view, 2)!).toString()).toBe('k3');
+    expect(valueAt(batch, view, 2)).toBeNull();
   });
 });
