@@ -3,7 +3,7 @@ import { decodeEvent, type DecodeLimits, type DecodeResult } from '../events/dec
 import type { LoyaltyEvent } from '../events/event.js';
 import type { RuleSet } from '../rules/index.js';
 import type { PurchaseRecord, UserState } from '../rules/types.js';
-import { eventKey, loadEventFacts, type LedgerFact, type RefundTotals } from '../store/event-facts.js';
+import { eventKey, loadEventFacts, type FactsQuery, type LedgerFact, type RefundTotals } from '../store/event-facts.js';
 import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, loadUsers, readStoredOffset, type FlushBatch, type FlushOutcome } from '../store/flush.js';
@@ -83,16 +83,6 @@ export class PartitionActor {
     const results: DecodeResult[] = [];
     const indices: number[] = [];
     const missing = new Set<string>();
-    const lookupKeys = new Set<string>();
-    const lookupUsers: string[] = [];
-    const lookupIds: string[] = [];
-    const lookup = (userId: string, eventId: string): void => {
-      const k = eventKey(userId, eventId);
-      if (lookupKeys.has(k) || this.pendingIds.has(k)) return; // pending purchases are in pendingIds too
-      lookupKeys.add(k);
-      lookupUsers.push(userId);
-      lookupIds.push(eventId);
-    };
     const at = { topic: this.topic, partition: this.partition, offset: 0, key: null as string | null };
     for (let i = 0; i < batch.count; i++) {
       const offset = batch.offsets[i]!;
@@ -106,14 +96,12 @@ export class PartitionActor {
       if (r.ok) {
         const e = r.event;
         if (this.users.slotOf(e.userId) === undefined) missing.add(e.userId);
-        if (e.eventIdGiven) lookup(e.userId, e.eventId);
-        if (e.originalEventId !== undefined) lookup(e.userId, e.originalEventId);
       }
       results.push(r);
       indices.push(i);
     }
     if (missing.size > 0) await this.loadMissing([...missing]);
-    await this.loadFacts(lookupUsers, lookupIds);
+    await this.loadFacts(this.factsToLoad(results));
 
     const view = new Uint8Array(batch.bytes);
     for (let j = 0; j < results.length; j++) {
@@ -146,13 +134,43 @@ export class PartitionActor {
     events[k] = (events[k] ?? 0) + 1;
   }
 
-  /** One round trip for the batch's given event ids and refunded purchases (pairs not known in memory). */
-  private async loadFacts(userIds: string[], eventIds: string[]): Promise<void> {
-    if (userIds.length === 0) {
+  /**
+   * The (user, event id) pairs Postgres must be asked about: given ids (duplicates) and the purchases
+   * refunds name, except those memory already answers (pending since the last flush) and those of
+   * users Postgres holds no ledger rows for.
+   */
+  private factsToLoad(results: DecodeResult[]): FactsQuery {
+    const q: FactsQuery = { users: [], ids: [], refundUsers: [], refundIds: [] };
+    const seen = new Set<string>();
+    const add = (userId: string, eventId: string, refund: boolean): void => {
+      const k = eventKey(userId, eventId);
+      if (this.pendingIds.has(k)) return; // pending purchases are in pendingIds too
+      if (refund) {
+        q.refundUsers.push(userId);
+        q.refundIds.push(eventId);
+      }
+      if (seen.has(k)) return;
+      seen.add(k);
+      q.users.push(userId);
+      q.ids.push(eventId);
+    };
+    for (const r of results) {
+      if (!r.ok) continue;
+      const e = r.event;
+      if (this.users.inPostgres[this.users.slotOf(e.userId)!] === 0) continue;
+      if (e.eventIdGiven) add(e.userId, e.eventId, false);
+      if (e.originalEventId !== undefined) add(e.userId, e.originalEventId, true);
+    }
+    return q;
+  }
+
+  /** One round trip for the pairs memory cannot answer (see factsToLoad). */
+  private async loadFacts(q: FactsQuery): Promise<void> {
+    if (q.users.length === 0) {
       this.facts = new Map();
       return;
     }
-    const loaded = await this.retrying('load event facts', () => loadEventFacts(this.deps.pool, userIds, eventIds));
+    const loaded = await this.retrying('load event facts', () => loadEventFacts(this.deps.pool, q));
     this.facts = loaded.facts;
     for (const [k, v] of loaded.refunds) if (!this.refundTotals.has(k)) this.refundTotals.set(k, v);
   }
@@ -276,6 +294,7 @@ export class PartitionActor {
     flushes.push({ seconds: (performance.now() - started) / 1000, events: this.pendingEvents, users: this.dirtyUsers.length });
     for (const s of this.dirtyUsers) {
       t.dirty[s] = 0;
+      t.inPostgres[s] = 1;
       t.deltaPoints[s] = 0;
       t.deltaEarned[s] = 0;
     }

@@ -29,6 +29,12 @@ export class UserTable {
   lastOffset = new Float64Array(0);
   /** 1 while the user has changes not yet flushed: never evicted then. */
   dirty = new Uint8Array(0);
+  /**
+   * 1 when Postgres may hold ledger rows of this user: it had a balance row, or a flush since
+   * wrote some (every ledger row's user gets a balance row in the same transaction). A 0 user's
+   * event ids need no ledger lookup.
+   */
+  inPostgres = new Uint8Array(0);
 
   constructor(initialCapacity = 1024) {
     this.grow(initialCapacity);
@@ -59,6 +65,7 @@ export class UserTable {
     this.deltaEarned[s] = 0;
     this.lastOffset[s] = 0;
     this.dirty[s] = 0;
+    this.inPostgres[s] = stored === undefined ? 0 : 1;
     return s;
   }
 
@@ -95,5 +102,6 @@ export class UserTable {
     this.deltaEarned = widen(this.deltaEarned, (k) => new Float64Array(k));
     this.lastOffset = widen(this.lastOffset, (k) => new Float64Array(k));
     this.dirty = widen(this.dirty, (k) => new Uint8Array(k));
+    this.inPostgres = widen(this.inPostgres, (k) => new Uint8Array(k));
   }
 }

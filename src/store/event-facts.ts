@@ -20,13 +20,19 @@ export interface RefundTotals {
  * What the ledger already says about some (user, event id) pairs, in one query: earlier
  * occurrences (duplicate check) and purchases that refunds name, with what was refunded.
  */
-export async function loadEventFacts(
-  pool: pg.Pool,
-  users: string[],
-  ids: string[],
-): Promise<{ facts: Map<string, LedgerFact[]>; refunds: Map<string, RefundTotals> }> {
+export interface FactsQuery {
+  /** Pairs whose earlier ledger rows are wanted (given event ids, and purchases that refunds name). */
+  users: string[];
+  ids: string[];
+  /** Purchases named by refunds, whose refund totals are wanted. */
+  refundUsers: string[];
+  refundIds: string[];
+}
+
+export async function loadEventFacts(pool: pg.Pool, q: FactsQuery): Promise<{ facts: Map<string, LedgerFact[]>; refunds: Map<string, RefundTotals> }> {
   const facts = new Map<string, LedgerFact[]>();
   const refunds = new Map<string, RefundTotals>();
+  const { users, ids } = q;
   if (users.length === 0) return { facts, refunds };
   const r = await pool.query<{ user_id: string; event_id: string; event_type: string; status: string; amount: string | null; points: string; event_time: Date }>(
     `SELECT user_id, event_id, event_type, status, amount, points, event_time FROM point_transactions
@@ -39,10 +45,11 @@ export async function loadEventFacts(
     list.push({ eventType: row.event_type, status: row.status, amount: Number(row.amount ?? 0), points: Number(row.points), eventTimeMs: row.event_time.getTime() });
     facts.set(k, list);
   }
+  if (q.refundUsers.length === 0) return { facts, refunds };
   const t = await pool.query<{ user_id: string; event_id: string; amount_refunded: string; points_refunded: string }>(
     `SELECT user_id, event_id, amount_refunded, points_refunded FROM purchase_refunds
      WHERE (user_id, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-    [users, ids],
+    [q.refundUsers, q.refundIds],
   );
   for (const row of t.rows) refunds.set(eventKey(row.user_id, row.event_id), { amountRefunded: Number(row.amount_refunded), pointsRefunded: Number(row.points_refunded) });
   return { facts, refunds };
