@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packBatch } from '../../src/actors/batch-codec.js';
+import { PartitionActor } from '../../src/actors/partition-actor.js';
+import type { FlushStats } from '../../src/actors/protocol.js';
+import { defaultRuleSet } from '../../src/rules/index.js';
+import { openPartitionOffset } from '../../src/store/flush.js';
+import { migrate } from '../../src/store/migrations.js';
+import { freshDatabase } from './support/stack.js';
+
+const purchase = (user: string, id: string, amount: number): { key: Buffer; value: Buffer } => ({
+  key: Buffer.from(user),
+  value: Buffer.from(JSON.stringify({ event_id: id, user_id: user, event_type: 'purchase', amount, timestamp: '2026-11-24T10:00:00Z' })),
+});
+
+/**
+ * The actor skips ledger lookups for users Postgres holds no rows of: a repeated id must still
+ * be caught once the first occurrence is only in Postgres (after a flush, and by a new actor).
+ */
+describe('repeated event ids across flushes and owners', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await migrate(db.pool);
+  });
+  afterAll(async () => db.drop());
+
+  const actor = (offset: number): PartitionActor =>
+    new PartitionActor('dup-topic', 0, 1, offset, {
+      pool: db.pool,
+      rules: () => defaultRuleSet(),
+      limits: { maxMessageBytes: 65536, flushMaxEvents: 1_000_000, cacheUsers: 1000 },
+      owner: 'test',
+      onRetry: () => undefined,
+    });
+
+  it('a new user\'s id repeated after a flush, and again by a fresh owner, counts once', async () => {
+    const start = await openPartitionOffset(db.pool, 'dup-topic', 0);
+    const flushes: FlushStats[] = [];
+    const a = actor(start);
+    await a.process(packBatch([{ offset: start, ...purchase('zed', 'p-1', 10) }]), {}, {}, flushes);
+    expect(await a.flush(flushes)).toBe('ok');
+    await a.process(packBatch([{ offset: start + 1, ...purchase('zed', 'p-1', 10) }]), {}, {}, flushes);
+    expect(await a.flush(flushes)).toBe('ok');
+    const b = actor(start + 2);
+    await b.process(packBatch([{ offset: start + 2, ...purchase('zed', 'p-1', 10) }, { offset: start + 3, ...purchase('zed', 'p-2', 5) }]), {}, {}, flushes);
+    expect(await b.flush(flushes)).toBe('ok');
+
+    const bal = await db.pool.query<{ points: string }>("SELECT points FROM balances WHERE user_id = 'zed'");
+    expect(Number(bal.rows[0]!.points)).toBe(15);
+    const ledger = await db.pool.query<{ status: string }>("SELECT status FROM point_transactions WHERE user_id = 'zed' ORDER BY kafka_offset");
+    expect(ledger.rows.map((r) => r.status)).toEqual(['applied', 'duplicate', 'duplicate', 'applied']);
+  });
+});
