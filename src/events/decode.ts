@@ -58,7 +58,8 @@ export function parseTimestamp(text: string): { ms: number; offsetMinutes: numbe
 function optionalString(o: Record<string, unknown>, field: string, max = 256): string | undefined | null {
   const v = o[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) return null;
+  // Postgres text cannot hold NUL: such an id would fail every flush of the partition.
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || v.includes('\u0000')) return null;
   return v;
 }
 
@@ -119,10 +120,10 @@ export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, li
   if (ts === null) return fail('invalid_timestamp', `"${timestamp.slice(0, 64)}" is not a valid RFC 3339 timestamp`);
 
   const eventIdRaw = optionalString(o, 'event_id');
-  if (eventIdRaw === null) return fail('invalid_schema', 'event_id must be a string of 1-256 characters');
+  if (eventIdRaw === null) return fail('invalid_schema', 'event_id must be a string of 1-256 characters without NUL');
   const category = optionalString(o, 'category');
   const sku = optionalString(o, 'sku');
-  if (category === null || sku === null) return fail('invalid_schema', 'category and sku must be strings of 1-256 characters');
+  if (category === null || sku === null) return fail('invalid_schema', 'category and sku must be strings of 1-256 characters without NUL');
   const items = decodeItems(o.items, limits.maxAmount);
   if (items === null) return fail('invalid_schema', 'items must be a non-empty array of {amount, category?, sku?}');
 

@@ -3,9 +3,11 @@
  * newlines, NULL as \N, and backslash, tab, newline and carriage return escaped.
  */
 
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
-const ESCAPES = /[\\\t\n\r]/g;
-const REPLACEMENT: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const NEEDS_ESCAPE = /[\\\t\n\r\u0000]/;
+const ESCAPES = /[\\\t\n\r\u0000]/g;
+// Postgres text cannot hold NUL at all (a COPY with one fails, and would fail on every retry): U+FFFD
+// stands in. Event data with NUL is refused at decode; this covers free text such as error details.
+const REPLACEMENT: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\u0000': '\uFFFD' };
 
 export const COPY_NULL = '\\N';
 

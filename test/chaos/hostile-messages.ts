@@ -15,6 +15,8 @@ export function hostileMessages(seed: number): SimulatedMessage[] {
     bad(Buffer.from(`${'['.repeat(20_000)}${']'.repeat(20_000)}`)), // deeply nested JSON
     bad(text({ ...base, user_id: 'bad\u0000id' }), 'bad\u0000id'), // control character in the id
     bad(text({ ...base, user_id: 'ünïcødé' }), 'ünïcødé'), // non-ASCII id
+    bad(text({ ...base, event_id: 'nul\u0000id' })), // Postgres text cannot hold NUL
+    bad(text({ ...base, event_type: 'gift\u0000' })), // NUL in the dead letter's detail
     bad(text({ ...base, amount: '12' })), // number as a string
     bad(text({ ...base, amount: 1e308 })),
     bad(Buffer.from('{"user_id":"hostile-user","event_type":"purchase","amount":NaN,"timestamp":"2026-11-25T10:00:00Z"}')),

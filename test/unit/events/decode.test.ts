@@ -38,6 +38,9 @@ describe('decodeEvent', () => {
     ['no offset', { ...ok, timestamp: '2026-04-01T00:00:00' }, 'invalid_timestamp'],
     ['refund without original', { ...ok, event_type: 'refund' }, 'invalid_schema'],
     ['adjust without reason', { ...ok, event_type: 'adjust', amount: 5 }, 'invalid_schema'],
+    // Postgres text cannot hold NUL: accepted, such an id would fail every flush of the partition.
+    ['NUL in event_id', { ...ok, event_id: 'a\u0000b' }, 'invalid_schema'],
+    ['NUL in original_event_id', { ...ok, event_type: 'refund', original_event_id: 'p\u0000' }, 'invalid_schema'],
   ])('dead-letters %s as %s', (_name, value, reason) => {
     const r = decodeEvent(enc(value), { ...at, key: 'u1' }, limits);
     expect(r.ok).toBe(false);

@@ -6,6 +6,9 @@ describe('COPY text encoding', () => {
     expect(copyText('a\tb\nc\rd\\e')).toBe('a\\tb\\nc\\rd\\\\e');
     expect(copyText('ünïcødé "quoted" ,comma')).toBe('ünïcødé "quoted" ,comma');
   });
+  it('puts U+FFFD for NUL, which Postgres text cannot hold', () => {
+    expect(copyText('type "x\u0000y"')).toBe('type "x\uFFFDy"');
+  });
   it('writes NULL as \\N, distinct from the text "\\N"', () => {
     expect(copyText(null)).toBe(COPY_NULL);
     expect(copyText('\\N')).toBe('\\\\N');
