@@ -3,7 +3,10 @@
  * newlines, NULL as \N, and backslash, tab, newline and carriage return escaped.
  */
 
+// NUL is matched on purpose (see below).
+// eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[\\\t\n\r\u0000]/;
+// eslint-disable-next-line no-control-regex
 const ESCAPES = /[\\\t\n\r\u0000]/g;
 // Postgres text cannot hold NUL at all (a COPY with one fails, and would fail on every retry): U+FFFD
 // stands in. Event data with NUL is refused at decode; this covers free text such as error details.
