@@ -27,6 +27,14 @@ export interface ActorDeps {
 }
 
 const DAY_MS = 86_400_000;
+
+/** The `type:outcome` keys of the event counts, built once each (this runs for every event). */
+const countKeys = new Map<string, Record<string, string>>();
+function countKey(type: string, outcome: string): string {
+  let byOutcome = countKeys.get(type);
+  if (byOutcome === undefined) countKeys.set(type, (byOutcome = {}));
+  return (byOutcome[outcome] ??= `${type}:${outcome}`);
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -130,7 +138,7 @@ export class PartitionActor {
   private deadLetter(offset: number, reason: string, detail: string, key: Uint8Array | null, value: Uint8Array | null, dead: Counts, events: Counts, type: string): void {
     this.deadLetters.append(copyRow([copyText(this.topic), String(this.partition), String(offset), reason, copyText(detail), copyBytea(key), copyBytea(value)]));
     dead[reason] = (dead[reason] ?? 0) + 1;
-    const k = `${type}:dead_lettered`;
+    const k = countKey(type, 'dead_lettered');
     events[k] = (events[k] ?? 0) + 1;
   }
 
@@ -258,7 +266,7 @@ export class PartitionActor {
     this.ledger.append(
       `${copyText(this.topic)}\t${this.partition}\t${offset}\t${copyText(event.eventId)}\t${event.userId}\t${event.type}\t${points}\t${t.balance[s]}\t${status}\t${reason}\t${event.timestamp}\t${rules.version}\t${event.amount}\t${copyText(event.originalEventId)}\n`,
     );
-    const k = `${event.type}:${status}`;
+    const k = countKey(event.type, status);
     events[k] = (events[k] ?? 0) + 1;
     return false;
   }

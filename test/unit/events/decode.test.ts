@@ -83,4 +83,53 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('2026-01-01T24:00:00Z')).toBeNull();
     expect(parseTimestamp('2026-01-01T00:00:00+24:00')).toBeNull();
   });
+  it('accepts leap days, fractions of 1-9 digits, lower-case t and z; years before 100 are not read as 19xx', () => {
+    expect(parseTimestamp('2024-02-29T00:00:00Z')?.ms).toBe(Date.UTC(2024, 1, 29));
+    expect(parseTimestamp('2000-02-29T00:00:00Z')).not.toBeNull();
+    expect(parseTimestamp('1900-02-29T00:00:00Z')).toBeNull();
+    expect(parseTimestamp('2026-11-28t10:00:00.5z')?.ms).toBe(Date.UTC(2026, 10, 28, 10, 0, 0, 500));
+    expect(parseTimestamp('2026-11-28T10:00:00.123456789+01:30')).toEqual({ ms: Date.UTC(2026, 10, 28, 8, 30, 0, 123), offsetMinutes: 90 });
+    expect(parseTimestamp('2026-11-28T10:00:00.1234567890Z')).toBeNull();
+    expect(parseTimestamp('2026-11-28T10:00:00.Z')).toBeNull();
+    expect(parseTimestamp('2026-12-31T23:59:60Z')?.ms).toBe(Date.UTC(2026, 11, 31, 23, 59, 59));
+    expect(new Date(parseTimestamp('0050-06-01T00:00:00Z')!.ms).getUTCFullYear()).toBe(50);
+  });
+
+  /** The regular-expression parser this one replaced, as an oracle for which strings are valid and what they mean. */
+  function reference(text: string): { ms: number; offsetMinutes: number } | null {
+    const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(text);
+    if (m === null) return null;
+    const [, y, mo, d, h, mi, s, frac, z, sign, oh, om] = m;
+    const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
+    if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return null;
+    const localMs = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0);
+    if (new Date(localMs).getUTCDate() !== day) return null;
+    let offsetMinutes = 0;
+    if (z === undefined) {
+      const oH = Number(oh), oM = Number(om);
+      if (oH > 23 || oM > 59) return null;
+      offsetMinutes = (sign === '-' ? -1 : 1) * (oH * 60 + oM);
+    }
+    return { ms: localMs - offsetMinutes * 60_000, offsetMinutes };
+  }
+
+  it('agrees with the regular-expression parser on 200,000 valid and mutated timestamps (years 1000-9999)', () => {
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pad = (v: number, w: number): string => String(v).padStart(w, '0');
+    const alphabet = '0123456789-:+TtZz.x ';
+    for (let i = 0; i < 200_000; i++) {
+      const frac = rnd(3) === 0 ? `.${'7'.repeat(1 + rnd(10))}` : '';
+      const off = ['Z', 'z', `+${pad(rnd(26), 2)}:${pad(rnd(62), 2)}`, `-${pad(rnd(24), 2)}:${pad(rnd(60), 2)}`][rnd(4)]!;
+      let text = `${pad(1000 + rnd(9000), 4)}-${pad(rnd(14), 2)}-${pad(rnd(33), 2)}${rnd(2) ? 'T' : 't'}${pad(rnd(25), 2)}:${pad(rnd(61), 2)}:${pad(rnd(62), 2)}${frac}${off}`;
+      if (rnd(3) === 0) {
+        const at = rnd(text.length);
+        text = rnd(2) ? text.slice(0, at) + alphabet[rnd(alphabet.length)]! + text.slice(at + 1) : text.slice(0, at) + text.slice(at + 1);
+      }
+      expect(parseTimestamp(text), text).toEqual(reference(text));
+    }
+  });
 });
