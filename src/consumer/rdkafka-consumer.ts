@@ -39,6 +39,15 @@ export interface ConsumerSettings {
   maxMessageBytes: number;
 }
 
+/** How the engine fetches; the benchmark's no-processing baseline uses the same. */
+export const FETCH_SETTINGS = {
+  // Large fetches amortise round trips; oversized single messages still arrive (and are dead-lettered).
+  'fetch.min.bytes': 1,
+  'fetch.wait.max.ms': 50,
+  // Per partition: bounds memory with many partitions assigned (12 x 8 MiB), while keeping fetches large.
+  'queued.max.messages.kbytes': 8192,
+} as const;
+
 export function createRdConsumer(s: ConsumerSettings, onRebalance: RebalanceHandler): RdConsumer {
   const consumer = new KafkaConsumer(
     {
@@ -52,11 +61,7 @@ export function createRdConsumer(s: ConsumerSettings, onRebalance: RebalanceHand
       'session.timeout.ms': s.sessionTimeoutMs,
       'heartbeat.interval.ms': Math.max(500, Math.floor(s.sessionTimeoutMs / 5)),
       'max.poll.interval.ms': 300_000,
-      // Large fetches amortise round trips; oversized single messages still arrive (and are dead-lettered).
-      'fetch.min.bytes': 1,
-      'fetch.wait.max.ms': 50,
-      // Per partition: bounds memory with many partitions assigned (12 x 8 MiB), while keeping fetches large.
-      'queued.max.messages.kbytes': 8192,
+      ...FETCH_SETTINGS,
       'rebalance_cb': (err: LibrdKafkaError, assignment: Assignment[]) => {
         if (err.code === ERR_ASSIGN) onRebalance('assign', assignment);
         else if (err.code === ERR_REVOKE) onRebalance('revoke', assignment);
