@@ -18,8 +18,8 @@ const schema = z.object({
   WORKER_THREADS: int(1, 64).default(Math.max(2, Math.min(4, os.availableParallelism() - 1))),
   /** Flush a partition once this many events are pending ... */
   FLUSH_MAX_EVENTS: int(1, 10_000_000).default(20_000),
-  /** ... or once its oldest pending event is this old. */
-  FLUSH_MAX_AGE_MS: int(1, 600_000).default(250),
+  /** ... or once its oldest pending event is this old (Kafka Streams' exactly-once commit interval is 100 ms too). */
+  FLUSH_MAX_AGE_MS: int(1, 600_000).default(100),
   /**
    * Pause fetching a partition whose events waiting for its actor (fetched, not yet applied) pass this.
    * The actor's own unflushed events stay under FLUSH_MAX_EVENTS + MAX_BATCH_EVENTS (it flushes inline).
