@@ -37,6 +37,11 @@ async function main(): Promise<void> {
   const users = Number(values.users ?? 100_000);
   const naiveSlice = values.quick ? 3_000 : 10_000;
   const ends = await stackUp((l) => process.stderr.write(`[stack] ${l}\n`));
+  // Each scenario's database is dropped as soon as it has been checked, so that autovacuum on
+  // millions of ledger rows does not compete with the scenarios that follow (unless --keep).
+  const done = async (db: string): Promise<void> => {
+    if (!values.keep) await dropDatabases(ends.databaseUrl, db, true);
+  };
   buildEngine();
   const run = `bench_${Date.now().toString(36)}`;
   const topic = `${run}_events`;
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
   // 3. The engine, cold start to fully committed, with the default rules ...
   const threadsEnv: Record<string, string> = values.threads ? { WORKER_THREADS: values.threads } : {};
   const drain = await drainWithEngine({ label: 'engine drain (default rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db`, topic, events, env: threadsEnv });
+  await done(`${run}_db`);
   const engineSeconds = drain.seconds;
   const series = drain.series;
 
@@ -74,17 +80,20 @@ async function main(): Promise<void> {
   const rulesFile = path.join(os.tmpdir(), `${run}-20-rules.yaml`);
   writeFileSync(rulesFile, twentyRuleYaml());
   const drain20 = await drainWithEngine({ label: 'engine drain (20 rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db20`, topic, events, env: { ...threadsEnv, RULES_FILE: rulesFile } });
+  await done(`${run}_db20`);
 
   // 5. The seed's design on a slice.
   const naiveDb = `${run}_naive`;
   await ensureDatabase(ends.databaseUrl, naiveDb);
   const naive = await naiveConsumerRate(ends.kafkaBrokers, withDatabase(ends.databaseUrl, naiveDb), topic, partitions, naiveSlice);
+  await done(naiveDb);
 
   // 6. Scale: 2 and 3 processes in one group on the same backlog (1 is the drain above).
   const scale = [{ processes: 1, seconds: drain.seconds, rate: drain.rate }];
   if (!values.quick) {
     for (const processes of [2, 3]) {
       const d = await drainWithEngine({ label: `engine drain (${processes} processes)`, brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db_x${processes}`, topic, events, env: threadsEnv, processes });
+      await done(`${run}_db_x${processes}`);
       scale.push({ processes, seconds: d.seconds, rate: d.rate });
     }
   }
@@ -102,6 +111,7 @@ async function main(): Promise<void> {
     });
     mp.done('done');
     const d = await drainWithEngine({ label: 'engine drain (1M users)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_mem_db`, topic: memTopic, events: memEvents, env: threadsEnv });
+    await done(`${run}_mem_db`);
     memory = { users: d.balances.size, events: memEvents, peakRssMiB: d.peakRssMiB, rate: d.rate };
   }
 
@@ -113,6 +123,7 @@ async function main(): Promise<void> {
       brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, run: `${run}_${rate}`, partitions, users, rate,
       seconds: Number(values['steady-seconds'] ?? (values.quick ? 15 : 30)),
     }));
+    await done(`${run}_${rate}_steady_db`);
   }
   const steady = steadyRuns[steadyRuns.length - 1]!;
 
@@ -192,11 +203,11 @@ async function main(): Promise<void> {
 }
 
 /** Benchmark databases hold millions of ledger rows: drop them unless --keep asks otherwise. */
-async function dropDatabases(adminUrl: string, prefix: string): Promise<void> {
+async function dropDatabases(adminUrl: string, prefix: string, exact = false): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    const r = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+    const r = await admin.query<{ datname: string }>(exact ? 'SELECT datname FROM pg_database WHERE datname = $1' : 'SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
     for (const { datname } of r.rows) await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
   } finally {
     await admin.end();
