@@ -26,6 +26,8 @@ export async function drainWithEngine(o: {
   env?: Record<string, string>;
   /** Engine processes in one consumer group (default 1). */
   processes?: number;
+  /** Extra node options for the engine(s), e.g. --cpu-prof. */
+  nodeArgs?: string[];
 }): Promise<DrainResult> {
   await ensureDatabase(o.databaseUrl, o.dbName);
   const dbUrl = withDatabase(o.databaseUrl, o.dbName);
@@ -33,7 +35,7 @@ export async function drainWithEngine(o: {
   const p = progress(o.label);
   const started = now();
   const engines = Array.from({ length: o.processes ?? 1 }, () =>
-    startEngineChild({ KAFKA_TOPIC: o.topic, KAFKA_GROUP_ID: `${o.dbName}_g`, DATABASE_URL: dbUrl, KAFKA_BROKERS: o.brokers, ...o.env }),
+    startEngineChild({ KAFKA_TOPIC: o.topic, KAFKA_GROUP_ID: `${o.dbName}_g`, DATABASE_URL: dbUrl, KAFKA_BROKERS: o.brokers, ...o.env }, o.nodeArgs),
   );
   const series: [number, number][] = [];
   let committed = 0;

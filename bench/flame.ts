@@ -116,20 +116,25 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function main(): void {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: npm run flame -- <directory of .cpuprofile files>');
+/** Writes <profile>.svg beside each .cpuprofile in `dir`; returns a summary (busy time, top self times) per thread. */
+export function renderFlameGraphs(dir: string): string[] {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
   if (files.length === 0) throw new Error(`no .cpuprofile files in ${dir}`);
+  const lines: string[] = [];
   for (const f of files) {
     const root = buildFlameTree(JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as CpuProfile);
     // node names a thread's profile CPU.<date>.<time>.<pid>.<thread id>.<seq>: thread 0 is the main thread.
     const thread = f.split('.')[4] === '0' ? 'main thread' : `worker thread ${f.split('.')[4]}`;
     const out = path.join(dir, f.replace(/\.cpuprofile$/, '.svg'));
     writeFileSync(out, flameSvg(`${thread} (${f})`, root));
-    console.log(`\n${thread}: ${(root.total / 1e6).toFixed(2)} s busy -> ${out}`);
-    for (const r of topSelf(root, 12)) console.log(`  ${String(r.ms).padStart(6)} ms  ${r.share.padStart(7)}  ${r.name}`);
+    lines.push(`${thread}: ${(root.total / 1e6).toFixed(2)} s busy -> ${out}`);
+    for (const r of topSelf(root, 12)) lines.push(`  ${String(r.ms).padStart(6)} ms  ${r.share.padStart(7)}  ${r.name}`);
   }
+  return lines;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: npm run flame -- <directory of .cpuprofile files>');
+  console.log(renderFlameGraphs(dir).join('\n'));
+}

@@ -17,6 +17,7 @@ import { naiveConsumerRate } from './naive-consumer.js';
 import { drainWithEngine, twentyRuleYaml } from './engine-drain.js';
 import { steadyState, type SteadyResult } from './steady-state.js';
 import { apiBench } from './api.js';
+import { renderFlameGraphs } from './flame.js';
 import { buildEngine, progress, table } from './support.js';
 
 /**
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean' }, events: { type: 'string' }, partitions: { type: 'string' }, users: { type: 'string' }, threads: { type: 'string' },
       'steady-rates': { type: 'string' }, 'steady-seconds': { type: 'string' }, keep: { type: 'boolean' },
+      profile: { type: 'string' },
     },
   });
   applyStackEnv();
@@ -66,7 +68,14 @@ async function main(): Promise<void> {
 
   // 3. The engine, cold start to fully committed, with the default rules ...
   const threadsEnv: Record<string, string> = values.threads ? { WORKER_THREADS: values.threads } : {};
-  const drain = await drainWithEngine({ label: 'engine drain (default rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db`, topic, events, env: threadsEnv });
+  // --profile DIR: CPU profiles of this drain's engine (every thread), rendered as flame graphs.
+  const profileDir = values.profile ? path.resolve(values.profile) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const drain = await drainWithEngine({
+    label: 'engine drain (default rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db`, topic, events, env: threadsEnv,
+    ...(profileDir && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+  });
+  if (profileDir) console.log(`\nWhere the drain's time goes (CPU profile of each engine thread; flame graphs beside the profiles):\n${renderFlameGraphs(profileDir).join('\n')}`);
   await done(`${run}_db`);
   const engineSeconds = drain.seconds;
   const series = drain.series;
@@ -170,7 +179,7 @@ async function main(): Promise<void> {
   console.log(`\nBacklog drain on ${result.machine.cores} cores (Kafka, Postgres and the engine share them), ${events} events, ${partitions} partitions, ${users} users`);
   console.log(table(rowsOut));
   console.log(`\nengine vs raw client: ${ratio(engineRate, raw.rate)}x (vs its best case ${ratio(engineRate, rawBest.rate)}x)   engine vs naive: ${ratio(engineRate, naive.rate)}x   balances checked: ${expected.balances.size} users, ${mismatches} mismatches`);
-  console.log(`\nSteady state: the producer at a fixed rate for ${steady.seconds} s (load generated beforehand); freshness = produce -> visible in GET /points, a probe every 100 ms after a ${steady.warmupSeconds} s warm-up:`);
+  console.log(`\nSteady state: the producer (${steady.producer}) at a fixed rate for ${steady.seconds} s (load generated beforehand); freshness = produce -> visible in GET /points, a probe every 100 ms after a ${steady.warmupSeconds} s warm-up:`);
   console.log(table(steadyRuns.map((s) => ({
     'target events/s': s.rate,
     'produced events/s': Math.round(s.producedPerSec),

@@ -1,9 +1,10 @@
 import net from 'node:net';
 import { KafkaJS } from '../src/kafka/library.js';
-import { ensureTopics } from '../src/kafka/admin.js';
+import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
 import { generateMessages } from '../src/simulator/generator.js';
 import { produceMessages } from '../src/simulator/produce.js';
 import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
+import { kcatBinary, produceWithKcat } from './kcat-producer.js';
 import { progress, startEngineChild } from './support.js';
 
 export interface SteadyResult {
@@ -12,6 +13,8 @@ export interface SteadyResult {
   produced: number;
   /** What the producer achieved (it shares the cores with the engine, Kafka and Postgres). */
   producedPerSec: number;
+  /** The load generator: kcat (C) when installed, else the simulator's JavaScript producer. */
+  producer: 'kcat' | 'javascript';
   /** Probes start this long after the producer, once the engine is warm. */
   warmupSeconds: number;
   freshnessMs: { p50: number; p99: number; max: number; samples: number };
@@ -90,10 +93,10 @@ export async function steadyState(o: { brokers: string; databaseUrl: string; run
   const messages = [...generateMessages(Math.round(o.rate * o.seconds), { users: o.users, skew: 1.1, redeemRatio: 0.2, badRatio: 0, seed: 77 })];
   const started = performance.now();
   const t = (): number => (performance.now() - started) / 1000;
-  const load = produceMessages(o.brokers, topic, messages, {
-    ratePerSec: o.rate,
-    batchSize: Math.max(100, Math.floor(o.rate / 20)),
-  });
+  const kcat = kcatBinary();
+  const load = kcat
+    ? produceWithKcat(kcat, o.brokers, topic, messages, o.rate)
+    : produceMessages(o.brokers, topic, messages, { ratePerSec: o.rate, batchSize: Math.max(100, Math.floor(o.rate / 20)) });
   let loadDone = false;
   let loadSeconds = 0;
   void load.finally(() => {
@@ -133,6 +136,10 @@ export async function steadyState(o: { brokers: string; databaseUrl: string; run
   probes.sort((a, b) => a[0] - b[0]);
   clearInterval(lagTimer);
   const produced = (await load).sent;
+  // kcat reports failed deliveries only on stderr: count what the topic holds (the load plus the probes).
+  let held = 0;
+  for (const n of (await highWatermarks(o.brokers, topic)).values()) held += n;
+  if (held < produced + probes.length) throw new Error(`the topic holds ${held} messages, fewer than the ${produced} produced and ${probes.length} probes`);
   const metrics = await (await fetch(`${base}/metrics`)).text();
   await prober.disconnect();
   engine.proc.kill('SIGTERM');
@@ -145,6 +152,7 @@ export async function steadyState(o: { brokers: string; databaseUrl: string; run
     seconds: o.seconds,
     produced,
     producedPerSec: produced / loadSeconds,
+    producer: kcat ? 'kcat' : 'javascript',
     warmupSeconds,
     freshnessMs: { p50: quantile(fresh, 0.5), p99: quantile(fresh, 0.99), max: fresh[fresh.length - 1] ?? NaN, samples: fresh.length },
     flushSeconds: { p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) },

@@ -20,9 +20,9 @@ export function buildEngine(): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT_DIR, stdio: 'inherit' });
 }
 
-export function startEngineChild(env: Record<string, string>): { proc: ChildProcess; exited: Promise<number | null> } {
-  // ENGINE_NODE_ARGS lets a profiling run add e.g. --cpu-prof --cpu-prof-dir=prof.
-  const extra = (process.env.ENGINE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+export function startEngineChild(env: Record<string, string>, nodeArgs: string[] = []): { proc: ChildProcess; exited: Promise<number | null> } {
+  // ENGINE_NODE_ARGS adds node options to every engine a benchmark starts (nodeArgs to one).
+  const extra = [...(process.env.ENGINE_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), ...nodeArgs];
   const proc = spawn(process.execPath, [...extra, '--enable-source-maps', path.join(ROOT_DIR, 'dist/src/main.js')], {
     cwd: ROOT_DIR,
     env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'warn', ...env },
