@@ -12,6 +12,8 @@ export interface RdConsumer {
   subscribe(topics: string[]): void;
   consume(n: number, cb: (err: LibrdKafkaError | null, messages: Message[]) => void): void;
   setDefaultConsumeTimeout(ms: number): void;
+  /** true: consume(n) waits the timeout for the first message only, then returns what is ready. */
+  setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void;
   incrementalAssign(a: Assignment[]): void;
   incrementalUnassign(a: Assignment[]): void;
   assignmentLost(): boolean;
