@@ -66,7 +66,11 @@ export interface Measured {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** [percentile, ms] from autocannon's latency histogram (1 ms resolution). */
+  percentilesMs: [number, number][];
 }
+
+const PERCENTILES: [string, number][] = [['p1', 1], ['p10', 10], ['p25', 25], ['p50', 50], ['p75', 75], ['p90', 90], ['p97_5', 97.5], ['p99', 99], ['p99_9', 99.9], ['p99_99', 99.99]];
 
 async function cannon(label: string, port: number, users: number, durationS: number, connections: number): Promise<Measured> {
   const r = await autocannon({
@@ -86,6 +90,7 @@ async function cannon(label: string, port: number, users: number, durationS: num
     non2xx: r.non2xx,
     errors: r.errors,
     timeouts: r.timeouts,
+    percentilesMs: PERCENTILES.map(([k, p]) => [p, (r.latency as unknown as Record<string, number>)[k] ?? NaN]),
   };
 }
 

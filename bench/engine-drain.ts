@@ -12,6 +12,8 @@ export interface DrainResult {
   peakRssMiB: number;
   /** [seconds since start, events committed] */
   series: [number, number][];
+  /** [seconds since start, resident MiB of the largest engine process] */
+  rss: [number, number][];
   balances: Map<string, number>;
 }
 
@@ -38,6 +40,7 @@ export async function drainWithEngine(o: {
     startEngineChild({ KAFKA_TOPIC: o.topic, KAFKA_GROUP_ID: `${o.dbName}_g`, DATABASE_URL: dbUrl, KAFKA_BROKERS: o.brokers, ...o.env }, o.nodeArgs),
   );
   const series: [number, number][] = [];
+  const rss: [number, number][] = [];
   let committed = 0;
   let peakRssKb = 0;
   let firstCommitAt = 0;
@@ -51,6 +54,7 @@ export async function drainWithEngine(o: {
       if (committed > 0 && firstCommitAt === 0) firstCommitAt = t;
       series.push([t, committed]);
       peakRssKb = Math.max(peakRssKb, ...engines.map((e) => rssKb(e.proc.pid)));
+      rss.push([t, Math.round(Math.max(...engines.map((e) => rssKb(e.proc.pid, 'VmRSS'))) / 1024)]);
       p.update(`${committed}/${o.events} committed, ${t.toFixed(1)} s`);
     }
   } finally {
@@ -67,15 +71,16 @@ export async function drainWithEngine(o: {
     firstCommitSeconds: firstCommitAt,
     peakRssMiB: Math.round(peakRssKb / 1024),
     series,
+    rss,
     balances: new Map(rows.rows.map((x) => [x.user_id, Number(x.points)])),
   };
 }
 
-/** Peak resident set (VmHWM) of a process, in KiB: worker threads included. */
-export function rssKb(pid: number | undefined): number {
+/** Peak (VmHWM) or current (VmRSS) resident set of a process, in KiB: worker threads included. */
+export function rssKb(pid: number | undefined, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
   if (pid === undefined) return 0;
   try {
-    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;

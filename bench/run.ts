@@ -98,17 +98,17 @@ async function main(): Promise<void> {
   await done(naiveDb);
 
   // 6. Scale: 2 and 3 processes in one group on the same backlog (1 is the drain above).
-  const scale = [{ processes: 1, seconds: drain.seconds, rate: drain.rate }];
+  const scale = [{ processes: 1, seconds: drain.seconds, rate: drain.rate, series: drain.series }];
   if (!values.quick) {
     for (const processes of [2, 3]) {
       const d = await drainWithEngine({ label: `engine drain (${processes} processes)`, brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db_x${processes}`, topic, events, env: threadsEnv, processes });
       await done(`${run}_db_x${processes}`);
-      scale.push({ processes, seconds: d.seconds, rate: d.rate });
+      scale.push({ processes, seconds: d.seconds, rate: d.rate, series: d.series });
     }
   }
 
   // 7. Memory with 1M distinct users: a second backlog of 1M events, users in turn, so every event is a new user.
-  let memory: { users: number; events: number; peakRssMiB: number; rate: number } | null = null;
+  let memory: { users: number; events: number; peakRssMiB: number; rate: number; rss: [number, number][] } | null = null;
   if (!values.quick) {
     const memTopic = `${run}_mem`;
     const memEvents = 1_000_000;
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     mp.done('done');
     const d = await drainWithEngine({ label: 'engine drain (1M users)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_mem_db`, topic: memTopic, events: memEvents, env: threadsEnv });
     await done(`${run}_mem_db`);
-    memory = { users: d.balances.size, events: memEvents, peakRssMiB: d.peakRssMiB, rate: d.rate };
+    memory = { users: d.balances.size, events: memEvents, peakRssMiB: d.peakRssMiB, rate: d.rate, rss: d.rss };
   }
 
   // 8. Steady state: freshness at fixed rates, up to the 50k events/s of the target.
@@ -167,14 +167,28 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const stamp = result.at.replace(/[:.]/g, '-');
   writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify(result, null, 2));
-  // Commit rate over a 1 s window: single flushes commit thousands of events at once, so shorter windows only show the flushes.
-  const rates: [number, number][] = series.map((p) => {
-    const back = series.find((q) => q[0] >= p[0] - 1) ?? p;
-    return [p[0], p[0] - back[0] > 0 ? (p[1] - back[1]) / (p[0] - back[0]) : 0];
-  });
   writeFileSync(path.join(dir, `${stamp}-drain.svg`), lineChartSvg(`Backlog drain: ${events} events, ${partitions} partitions`, 'seconds since engine start', 'events committed per second', [
-    { name: 'engine commit rate', points: rates, color: '#1f77b4' },
+    { name: 'engine commit rate', points: commitRate(series), color: '#1f77b4' },
     { name: `raw client average (${Math.round(raw.rate)}/s)`, points: [[0, raw.rate], [engineSeconds, raw.rate]], color: '#d62728' },
+  ]));
+  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c'];
+  if (scale.length > 1) {
+    writeFileSync(path.join(dir, `${stamp}-scale.svg`), lineChartSvg(`Scale: 1-3 engine processes on the same ${events}-event backlog (${result.machine.cores} shared cores)`, 'seconds since start', 'events committed per second', scale.map((x, i) => ({
+      name: `${x.processes} process${x.processes > 1 ? 'es' : ''} (${Math.round(x.rate)}/s)`, points: commitRate(x.series), color: colors[i % colors.length]!,
+    }))));
+  }
+  if (memory) {
+    writeFileSync(path.join(dir, `${stamp}-memory.svg`), lineChartSvg('Engine resident memory while draining', 'seconds since engine start', 'RSS (MiB)', [
+      { name: `${events} events, ${users} users (peak ${drain.peakRssMiB} MiB)`, points: drain.rss, color: '#1f77b4' },
+      { name: `${memory.events} events, ${memory.users} distinct users (peak ${memory.peakRssMiB} MiB)`, points: memory.rss, color: '#d62728' },
+      { name: '1 GiB', points: [[0, 1024], [Math.max(engineSeconds, memory.rss[memory.rss.length - 1]?.[0] ?? 0), 1024]], color: '#999' },
+    ]));
+  }
+  // Percentiles on a "nines" axis: 1 = p90, 2 = p99, 3 = p99.9.
+  const nines = (m: { percentilesMs: [number, number][] }): [number, number][] => m.percentilesMs.filter(([, ms]) => Number.isFinite(ms)).map(([p, ms]) => [Math.log10(100 / (100 - p)), ms]);
+  writeFileSync(path.join(dir, `${stamp}-api.svg`), lineChartSvg('GET /points latency by percentile (autocannon, 32 connections)', 'percentile in nines: 1 = p90, 2 = p99, 3 = p99.9, 4 = p99.99', 'latency (ms, 1 ms resolution)', [
+    { name: `engine, Postgres behind it (${api.engine.requestsPerSec} req/s)`, points: nines(api.engine), color: '#1f77b4' },
+    { name: `same uWS server, constant body (${api.constant.requestsPerSec} req/s)`, points: nines(api.constant), color: '#d62728' },
   ]));
   console.log(`\nBacklog drain on ${result.machine.cores} cores (Kafka, Postgres and the engine share them), ${events} events, ${partitions} partitions, ${users} users`);
   console.log(table(rowsOut));
@@ -206,7 +220,7 @@ async function main(): Promise<void> {
   console.log(`\nMemory: peak RSS of the engine process ${result.engine.peakRssMiB} MiB draining the ${events}-event backlog` +
     (memory ? `; ${memory.peakRssMiB} MiB draining ${memory.events} events over ${memory.users} distinct users (${Math.round(memory.rate)} events/s)` : ''));
   console.log(`20-rule file vs default rules: ${ratio(drain20.rate, engineRate)}x the default's events/s`);
-  console.log(`engine peak RSS ${result.engine.peakRssMiB} MiB; results: bench/results/${stamp}.json, chart: bench/results/${stamp}-drain.svg`);
+  console.log(`engine peak RSS ${result.engine.peakRssMiB} MiB; results: bench/results/${stamp}.json, charts: bench/results/${stamp}-{drain,steady,api${scale.length > 1 ? ',scale' : ''}${memory ? ',memory' : ''}}.svg`);
   if (mismatches > 0) process.exitCode = 1;
   if (!values.keep) await dropDatabases(ends.databaseUrl, `${run}_`);
 }
@@ -221,6 +235,14 @@ async function dropDatabases(adminUrl: string, prefix: string, exact = false): P
   } finally {
     await admin.end();
   }
+}
+
+/** Commit rate over a 1 s window: single flushes commit thousands of events at once, so shorter windows only show the flushes. */
+function commitRate(series: [number, number][]): [number, number][] {
+  return series.map((p) => {
+    const back = series.find((q) => q[0] >= p[0] - 1) ?? p;
+    return [p[0], p[0] - back[0] > 0 ? (p[1] - back[1]) / (p[0] - back[0]) : 0];
+  });
 }
 
 function ratio(a: number, b: number): string {
