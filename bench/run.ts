@@ -14,7 +14,7 @@ import { applyStackEnv } from '../src/stack/env-file.js';
 import { kcatRate, rawConsumerRate } from './baselines.js';
 import { lineChartSvg } from './chart.js';
 import { naiveConsumerRate } from './naive-consumer.js';
-import { drainWithEngine, twentyRuleYaml } from './engine-drain.js';
+import { drainWithEngine, twentyRuleYaml, type DrainResult } from './engine-drain.js';
 import { steadyState, type SteadyResult } from './steady-state.js';
 import { apiBench } from './api.js';
 import { renderFlameGraphs } from './flame.js';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean' }, events: { type: 'string' }, partitions: { type: 'string' }, users: { type: 'string' }, threads: { type: 'string' },
       'steady-rates': { type: 'string' }, 'steady-seconds': { type: 'string' }, keep: { type: 'boolean' },
-      profile: { type: 'string' },
+      profile: { type: 'string' }, repeat: { type: 'string' },
     },
   });
   applyStackEnv();
@@ -61,35 +61,47 @@ async function main(): Promise<void> {
   })(), { batchSize: 5000, onProgress: (p) => pp.update(`${p.sent} sent, ${Math.round(p.sent / (p.elapsedMs / 1000))}/s`) });
   pp.done(`${produced.sent} sent in ${(produced.elapsedMs / 1000).toFixed(1)} s`);
 
-  // 2. Ceilings on the same backlog.
-  const raw = await rawConsumerRate(ends.kafkaBrokers, topic, partitions, events, 'like-engine');
-  const rawBest = await rawConsumerRate(ends.kafkaBrokers, topic, partitions, events, 'best-case');
-  const kcat = await kcatRate(ends.kafkaBrokers, topic, events);
-
-  // 3. The engine, cold start to fully committed, with the default rules ...
+  // 2-4. On the same backlog, interleaved and repeated (drains vary by several per cent from run to run;
+  // the median of each is reported, every run listed): the raw client timed like the engine, the engine
+  // from a cold start until every event is committed with the default rules (every balance checked),
+  // and with a 20-rule file (the cost of rules).
+  const reps = Number(values.repeat ?? (values.quick ? 1 : 3));
   const threadsEnv: Record<string, string> = values.threads ? { WORKER_THREADS: values.threads } : {};
-  // --profile DIR: CPU profiles of this drain's engine (every thread), rendered as flame graphs.
-  const profileDir = values.profile ? path.resolve(values.profile) : undefined;
-  if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const drain = await drainWithEngine({
-    label: 'engine drain (default rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db`, topic, events, env: threadsEnv,
-    ...(profileDir && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
-  });
-  if (profileDir) console.log(`\nWhere the drain's time goes (CPU profile of each engine thread; flame graphs beside the profiles):\n${renderFlameGraphs(profileDir).join('\n')}`);
-  await done(`${run}_db`);
-  const engineSeconds = drain.seconds;
-  const series = drain.series;
-
-  // 4. Exactness of what was measured.
-  let mismatches = 0;
-  for (const [u, p] of expected.balances) if (drain.balances.get(u) !== p) mismatches++;
-  mismatches += [...drain.balances.keys()].filter((u) => !expected.balances.has(u)).length;
-
-  // ... and with a 20-rule file, on the same backlog: the cost of rules.
   const rulesFile = path.join(os.tmpdir(), `${run}-20-rules.yaml`);
   writeFileSync(rulesFile, twentyRuleYaml());
-  const drain20 = await drainWithEngine({ label: 'engine drain (20 rules)', brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db20`, topic, events, env: { ...threadsEnv, RULES_FILE: rulesFile } });
-  await done(`${run}_db20`);
+  // --profile DIR: CPU profiles of the first default drain's engine (every thread), rendered as flame graphs.
+  const profileDir = values.profile ? path.resolve(values.profile) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const rawRuns: { seconds: number; rate: number }[] = [];
+  const drains: DrainResult[] = [];
+  const drains20: DrainResult[] = [];
+  let mismatches = 0;
+  for (let i = 0; i < reps; i++) {
+    const of = reps > 1 ? ` ${i + 1}/${reps}` : '';
+    rawRuns.push(await rawConsumerRate(ends.kafkaBrokers, topic, partitions, events, 'like-engine'));
+    const d = await drainWithEngine({
+      label: `engine drain (default rules)${of}`, brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db${i}`, topic, events, env: threadsEnv,
+      ...(profileDir && i === 0 && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+    });
+    await done(`${run}_db${i}`);
+    const d20 = await drainWithEngine({ label: `engine drain (20 rules)${of}`, brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName: `${run}_db20_${i}`, topic, events, env: { ...threadsEnv, RULES_FILE: rulesFile } });
+    await done(`${run}_db20_${i}`);
+    // Exactness of what was measured: the default rules' balances against the replay, every run.
+    for (const [u, p] of expected.balances) if (d.balances.get(u) !== p) mismatches++;
+    mismatches += [...d.balances.keys()].filter((u) => !expected.balances.has(u)).length;
+    d.balances.clear();
+    d20.balances.clear();
+    drains.push(d);
+    drains20.push(d20);
+  }
+  if (profileDir) console.log(`\nWhere the drain's time goes (CPU profile of each engine thread; flame graphs beside the profiles):\n${renderFlameGraphs(profileDir).join('\n')}`);
+  const raw = median(rawRuns);
+  const drain = median(drains);
+  const drain20 = median(drains20);
+  const rawBest = await rawConsumerRate(ends.kafkaBrokers, topic, partitions, events, 'best-case');
+  const kcat = await kcatRate(ends.kafkaBrokers, topic, events);
+  const engineSeconds = drain.seconds;
+  const series = drain.series;
 
   // 5. The seed's design on a slice.
   const naiveDb = `${run}_naive`;
@@ -156,6 +168,7 @@ async function main(): Promise<void> {
     engine: { seconds: engineSeconds, rate: engineRate, firstCommitSeconds: drain.firstCommitSeconds, peakRssMiB: drain.peakRssMiB, mismatches },
     engine20Rules: { seconds: drain20.seconds, rate: drain20.rate, peakRssMiB: drain20.peakRssMiB },
     raw, rawBest, kcat, naive,
+    runs: { repeat: reps, rawRates: rawRuns.map((r) => r.rate), engineRates: drains.map((d) => d.rate), engine20RulesRates: drains20.map((d) => d.rate) },
     ratios: { engineVsRaw: engineRate / raw.rate, engineVsRawBestCase: engineRate / rawBest.rate, engineVsNaive: engineRate / naive.rate, twentyRulesVsDefault: drain20.rate / engineRate },
     series,
     steady: steadyRuns,
@@ -192,7 +205,11 @@ async function main(): Promise<void> {
   ]));
   console.log(`\nBacklog drain on ${result.machine.cores} cores (Kafka, Postgres and the engine share them), ${events} events, ${partitions} partitions, ${users} users`);
   console.log(table(rowsOut));
-  console.log(`\nengine vs raw client: ${ratio(engineRate, raw.rate)}x (vs its best case ${ratio(engineRate, rawBest.rate)}x)   engine vs naive: ${ratio(engineRate, naive.rate)}x   balances checked: ${expected.balances.size} users, ${mismatches} mismatches`);
+  if (reps > 1) {
+    const list = (rates: number[]): string => rates.map((r) => Math.round(r)).join(', ');
+    console.log(`medians of ${reps} interleaved runs each: raw client ${list(rawRuns.map((r) => r.rate))}; engine ${list(drains.map((d) => d.rate))}; 20 rules ${list(drains20.map((d) => d.rate))} events/s`);
+  }
+  console.log(`\nengine vs raw client: ${ratio(engineRate, raw.rate)}x (vs its best case ${ratio(engineRate, rawBest.rate)}x)   engine vs naive: ${ratio(engineRate, naive.rate)}x   balances checked: ${expected.balances.size} users in each of ${reps} default-rules runs, ${mismatches} mismatches`);
   console.log(`\nSteady state: the producer (${steady.producer}) at a fixed rate for ${steady.seconds} s (load generated beforehand); freshness = produce -> visible in GET /points, a probe every 100 ms after a ${steady.warmupSeconds} s warm-up:`);
   console.log(table(steadyRuns.map((s) => ({
     'target events/s': s.rate,
@@ -235,6 +252,11 @@ async function dropDatabases(adminUrl: string, prefix: string, exact = false): P
   } finally {
     await admin.end();
   }
+}
+
+/** The run with the median rate (the middle one of an odd count). */
+function median<T extends { rate: number }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
 }
 
 /** Commit rate over a 1 s window: single flushes commit thousands of events at once, so shorter windows only show the flushes. */
