@@ -1,5 +1,12 @@
 import type { SimulatedMessage } from './generator.js';
 
+/** A user whose balance differs from the replay (undefined: no balance on that side). */
+export interface Mismatch {
+  userId: string;
+  expected: number | undefined;
+  actual: number | undefined;
+}
+
 /**
  * An independent, single-threaded replay of the default rules (the seed's, plus refunds
  * and repeated event ids) over a message stream in
@@ -58,6 +65,18 @@ export class ExpectedBalances {
       this.rejected++;
     }
     if (key !== null) this.seen.set(key, [...(this.seen.get(key) ?? []), at]);
+  }
+
+  /** Every user's balance against the replay; the differences (empty when exact). */
+  differences(actual: ReadonlyMap<string, number>): Mismatch[] {
+    const out: Mismatch[] = [];
+    for (const [userId, points] of this.balances) {
+      if (actual.get(userId) !== points) out.push({ userId, expected: points, actual: actual.get(userId) });
+    }
+    for (const [userId, points] of actual) {
+      if (!this.balances.has(userId)) out.push({ userId, expected: undefined, actual: points });
+    }
+    return out;
   }
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { committedEvents } from '../../../src/store/flush.js';
-import { ExpectedBalances } from '../../../src/simulator/expected-balances.js';
+import { ExpectedBalances, type Mismatch } from '../../../src/simulator/expected-balances.js';
 import { generateMessages, type GeneratorOptions } from '../../../src/simulator/generator.js';
 import { produceMessages } from '../../../src/simulator/produce.js';
 import { stackEnv, waitFor } from './stack.js';
@@ -28,24 +28,10 @@ export async function waitForDrain(pool: pg.Pool, topic: string, total: number, 
   );
 }
 
-export interface Mismatch {
-  userId: string;
-  expected: number | undefined;
-  actual: number | undefined;
-}
-
-/** Every user's balance against the replay; returns the differences (empty when exact). */
+/** Every user's balance in Postgres against the replay; returns the differences (empty when exact). */
 export async function compareBalances(pool: pg.Pool, expected: ExpectedBalances): Promise<Mismatch[]> {
   const r = await pool.query<{ user_id: string; points: string }>('SELECT user_id, points FROM balances');
-  const actual = new Map(r.rows.map((x) => [x.user_id, Number(x.points)]));
-  const out: Mismatch[] = [];
-  for (const [userId, points] of expected.balances) {
-    if (actual.get(userId) !== points) out.push({ userId, expected: points, actual: actual.get(userId) });
-  }
-  for (const [userId, points] of actual) {
-    if (!expected.balances.has(userId)) out.push({ userId, expected: undefined, actual: points });
-  }
-  return out;
+  return expected.differences(new Map(r.rows.map((x) => [x.user_id, Number(x.points)])));
 }
 
 /** Ledger invariants: one row per offset (the PK), and no applied event counted twice. */

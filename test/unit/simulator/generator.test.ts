@@ -49,4 +49,16 @@ describe('the simulator', () => {
     expect(distinct({ ...opts, cycleUsers: true })).toBe(2000);
     expect(distinct({ ...opts, skew: 0 })).toBeLessThan(2000);
   });
+
+  it('lists the users whose balance differs from the replay, on either side', () => {
+    const x = new ExpectedBalances();
+    x.balances.set('a', 10);
+    x.balances.set('b', 5);
+    expect(x.differences(new Map([['a', 10], ['b', 5]]))).toEqual([]);
+    expect(x.differences(new Map([['a', 10], ['b', 6], ['c', 1]]))).toEqual([
+      { userId: 'b', expected: 5, actual: 6 },
+      { userId: 'c', expected: undefined, actual: 1 },
+    ]);
+    expect(x.differences(new Map([['a', 10]]))).toEqual([{ userId: 'b', expected: 5, actual: undefined }]);
+  });
 });
