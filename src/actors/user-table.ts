@@ -1,10 +1,4 @@
-/** What Postgres holds for a user when the actor first meets them. */
-export interface StoredUserState {
-  balance: number;
-  lifetimeEarned: number;
-  earnedDay: number;
-  earnedToday: number;
-}
+import type { StoredUser } from '../store/flush.js';
 
 /**
  * The users a partition actor holds, one slot per user and one typed array per field.
@@ -49,7 +43,7 @@ export class UserTable {
   }
 
   /** Adds a user with what Postgres stored (or zeros for a user it has never seen); returns the slot. */
-  add(userId: string, stored: StoredUserState | undefined): number {
+  add(userId: string, stored: StoredUser | undefined): number {
     let s = this.free.pop();
     if (s === undefined) {
       if (this.used === this.balance.length) this.grow(this.balance.length * 2);
