@@ -111,7 +111,6 @@ export class EngineConsumer {
           ps.queue.push(b);
         }
         b.push(m.offset, typeof m.key === 'string' ? Buffer.from(m.key) : m.key, m.value);
-        ps.queuedCount++;
         ps.acceptFrom = m.offset + 1;
         touched.add(ps);
       }
@@ -135,7 +134,6 @@ export class EngineConsumer {
       // Size new builders like the last well-filled batch, so they rarely grow.
       if (builder.count * 2 >= builder.capacity) this.batchBytesHint = Math.ceil((builder.bytesUsed / builder.count) * builder.capacity * 1.1) + 1024;
       const batch = builder.finish();
-      ps.queuedCount -= batch.count;
       ps.inFlightCount = batch.count;
       task = { op: 'process', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, batch, ...this.rulesFor(ps) };
     } else {
@@ -224,7 +222,6 @@ export class EngineConsumer {
     this.metrics.actorResets.inc({ cause });
     ps.status = 'seeking';
     ps.queue = [];
-    ps.queuedCount = 0;
     ps.pending = 0;
     ps.pendingSince = 0;
     ps.flushRequested = false;
@@ -314,7 +311,6 @@ export class EngineConsumer {
   private async closePartition(ps: PartitionState, flush: boolean): Promise<void> {
     ps.status = 'closing';
     ps.queue = [];
-    ps.queuedCount = 0;
     await this.idle(ps);
     try {
       const r = await this.actors.run({ op: 'close', topic: this.s.topic, partition: ps.partition, epoch: ps.epoch, flush });
@@ -342,8 +338,7 @@ export class EngineConsumer {
   }
 
   private applyBackpressure(ps: PartitionState): void {
-    // Only what waits for the actor counts: the actor bounds its own unflushed events by flushing inline,
-    // and a fetched message costs far more memory here (a JS object and Buffers) than in librdkafka.
+    // Only what waits for the actor counts: the actor bounds its own unflushed events by flushing inline.
     const held = queued(ps);
     const tp = [{ topic: this.s.topic, partition: ps.partition }];
     if (!ps.paused && held > this.s.maxQueuedEvents) {

@@ -9,8 +9,6 @@ export interface PartitionState {
   status: 'opening' | 'active' | 'seeking' | 'closing';
   /** Fetched messages waiting for the actor, packed, one builder per future task. */
   queue: BatchBuilder[];
-  /** Messages in `queue`. */
-  queuedCount: number;
   inFlight: boolean;
   /** Events in the in-flight task. */
   inFlightCount: number;
@@ -35,7 +33,6 @@ export function newPartitionState(partition: number, epoch: number): PartitionSt
     epoch,
     status: 'opening',
     queue: [],
-    queuedCount: 0,
     inFlight: false,
     inFlightCount: 0,
     pending: 0,
@@ -51,10 +48,13 @@ export function newPartitionState(partition: number, epoch: number): PartitionSt
 
 /** Events fetched for this partition that its actor has not applied yet. */
 export function queued(ps: PartitionState): number {
-  return ps.queuedCount + ps.inFlightCount;
+  // A few builders at most (MAX_QUEUED_EVENTS / MAX_BATCH_EVENTS): summing beats keeping a count in step.
+  let n = ps.inFlightCount;
+  for (const b of ps.queue) n += b.count;
+  return n;
 }
 
 /** Events held for this partition that Postgres does not have yet. */
 export function unflushed(ps: PartitionState): number {
-  return ps.queuedCount + ps.inFlightCount + ps.pending;
+  return queued(ps) + ps.pending;
 }
