@@ -1,6 +1,7 @@
 /**
  * Encoding for PostgreSQL's COPY text format: columns separated by tabs, rows by
- * newlines, NULL as \N, and backslash, tab, newline and carriage return escaped.
+ * newlines, NULL as \N, and backslash, tab, newline and carriage return escaped (NUL, which
+ * Postgres text cannot hold, replaced).
  */
 
 // NUL is matched on purpose (see below).
