@@ -9,7 +9,7 @@ import { brokerAddress, brokerSettings, brokerStatus, startBroker } from '../../
 import { stackUp } from '../../src/stack/stack.js';
 import { committedEvents } from '../../src/store/flush.js';
 import { isAlive } from '../../src/stack/process-utils.js';
-import { startEngineProcess, type EngineProcess } from '../integration/support/engine-process.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from '../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../integration/support/scenario.js';
 import { freshDatabase, freshTopic, waitFor } from '../integration/support/stack.js';
 import { hostileMessages } from './hostile-messages.js';
@@ -73,10 +73,7 @@ async function runScenario(
     };
     const total = (await produceMessages(brokers, topic, stream())).sent;
     const engines: EngineProcess[] = [];
-    const env = {
-      KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: db.url, KAFKA_BROKERS: brokers,
-      FLUSH_MAX_EVENTS: '2000', MAX_BATCH_EVENTS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000',
-    };
+    const env = engineEnv(topic, db.url, { KAFKA_BROKERS: brokers, FLUSH_MAX_EVENTS: '2000', MAX_BATCH_EVENTS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000' });
     const h: Harness = {
       brokers, db, topic, events: total, engines,
       start: async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packBatch } from '../../src/actors/batch-codec.js';
-import { PartitionActor } from '../../src/actors/partition-actor.js';
+import type { PartitionActor } from '../../src/actors/partition-actor.js';
 import type { FlushStats } from '../../src/actors/protocol.js';
-import { defaultRuleSet } from '../../src/rules/index.js';
 import { openPartitionOffset } from '../../src/store/flush.js';
 import { migrate } from '../../src/store/migrations.js';
+import { testActor } from './support/actor.js';
 import { freshDatabase } from './support/stack.js';
 
 const purchase = (user: string, id: string, amount: number): { key: Buffer; value: Buffer } => ({
@@ -24,14 +24,7 @@ describe('repeated event ids across flushes and owners', () => {
   });
   afterAll(async () => db.drop());
 
-  const actor = (offset: number): PartitionActor =>
-    new PartitionActor('dup-topic', 0, 1, offset, {
-      pool: db.pool,
-      rules: () => defaultRuleSet(),
-      limits: { maxMessageBytes: 65536, flushMaxEvents: 1_000_000, cacheUsers: 1000 },
-      owner: 'test',
-      onRetry: () => undefined,
-    });
+  const actor = (offset: number): PartitionActor => testActor(db.pool, 'dup-topic', 'test', offset);
 
   it('a new user\'s id repeated after a flush, and again by a fresh owner, counts once', async () => {
     const start = await openPartitionOffset(db.pool, 'dup-topic', 0);

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { committedEvents } from '../../src/store/flush.js';
-import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './support/scenario.js';
-import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
 
 const EVENTS = 60_000;
 const gen = { users: 2_000, skew: 1.0, redeemRatio: 0.35, refundRatio: 0.05, duplicateRatio: 0.02, badRatio: 0.002, seed: 99 };
@@ -11,16 +11,8 @@ const gen = { users: 2_000, skew: 1.0, redeemRatio: 0.35, refundRatio: 0.05, dup
 describe('balances stay exact through failures', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   const engines: EngineProcess[] = [];
-  const env = (topic: string): Record<string, string> => ({
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: `${topic}-g`,
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: stackEnv().brokers,
-    // Small flushes so that kills land between, and inside, many commits.
-    FLUSH_MAX_EVENTS: '2000',
-    MAX_BATCH_EVENTS: '500',
-    KAFKA_SESSION_TIMEOUT_MS: '6000',
-  });
+  // Small flushes so that kills land between, and inside, many commits.
+  const env = (topic: string): Record<string, string> => engineEnv(topic, db.url, { FLUSH_MAX_EVENTS: '2000', MAX_BATCH_EVENTS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000' });
 
   beforeEach(async () => {
     db = await freshDatabase();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './support/scenario.js';
-import { freshDatabase, freshTopic, messageCount, stackEnv, waitFor } from './support/stack.js';
+import { freshDatabase, freshTopic, messageCount, waitFor } from './support/stack.js';
 
 const EVENTS = Number(process.env.EXACTNESS_EVENTS ?? 200_000);
 const gen = { users: 5_000, skew: 1.1, redeemRatio: 0.3, refundRatio: 0.05, duplicateRatio: 0.02, badRatio: 0.002, seed: 1234 };
@@ -21,7 +21,7 @@ describe(`balances are exact: ${EVENTS} events with refunds, repeated ids and po
   it('every balance equals a single-threaded replay, and the dead letters are exactly the bad messages', async () => {
     const { topic, dlq } = await freshTopic(6);
     const expected = await produceScenario(topic, EVENTS, gen);
-    engine = await startEngineProcess({ KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: db.url, KAFKA_BROKERS: stackEnv().brokers });
+    engine = await startEngineProcess(engineEnv(topic, db.url));
     await waitForDrain(db.pool, topic, EVENTS, 240_000);
 
     expect(await compareBalances(db.pool, expected)).toEqual([]);

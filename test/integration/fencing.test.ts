@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packBatch } from '../../src/actors/batch-codec.js';
-import { PartitionActor } from '../../src/actors/partition-actor.js';
+import type { PartitionActor } from '../../src/actors/partition-actor.js';
 import type { FlushStats } from '../../src/actors/protocol.js';
-import { defaultRuleSet } from '../../src/rules/index.js';
 import { flushToPostgres, openPartitionOffset } from '../../src/store/flush.js';
 import { migrate } from '../../src/store/migrations.js';
+import { testActor } from './support/actor.js';
 import { freshDatabase } from './support/stack.js';
 
 const purchase = (user: string, amount: number): { key: Buffer; value: Buffer } => ({
@@ -20,14 +20,7 @@ describe('a stale owner cannot write', () => {
   });
   afterAll(async () => db.drop());
 
-  const actor = (owner: string, offset: number): PartitionActor =>
-    new PartitionActor('fence-topic', 0, 1, offset, {
-      pool: db.pool,
-      rules: () => defaultRuleSet(),
-      limits: { maxMessageBytes: 65536, flushMaxEvents: 1_000_000, cacheUsers: 1000 },
-      owner,
-      onRetry: () => undefined,
-    });
+  const actor = (owner: string, offset: number): PartitionActor => testActor(db.pool, 'fence-topic', owner, offset);
 
   it('the old owner, kept alive past a rebalance, is fenced and its work discarded', async () => {
     const start = await openPartitionOffset(db.pool, 'fence-topic', 0);

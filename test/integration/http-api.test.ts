@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../src/stack/paths.js';
-import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
 
 const TOKEN = 'http-api-test-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -33,10 +33,7 @@ describe('HTTP API against a running engine', () => {
     const { topic } = await freshTopic(3);
     dir = mkdtempSync(path.join(os.tmpdir(), 'http-api-'));
     writeFileSync(path.join(dir, 'rules.yaml'), RULES);
-    engine = await startEngineProcess({
-      KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: db.url, KAFKA_BROKERS: stackEnv().brokers,
-      API_TOKEN: TOKEN, RULES_FILE: path.join(dir, 'rules.yaml'), FLUSH_MAX_AGE_MS: '50',
-    });
+    engine = await startEngineProcess(engineEnv(topic, db.url, { API_TOKEN: TOKEN, RULES_FILE: path.join(dir, 'rules.yaml'), FLUSH_MAX_AGE_MS: '50' }));
     base = `http://127.0.0.1:${engine.port()}`;
   });
   afterAll(async () => {

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 4000);
@@ -136,7 +136,7 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
   beforeAll(async () => {
     db = await freshDatabase();
     const { topic } = await freshTopic(3);
-    engine = await startEngineProcess({ KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: db.url, KAFKA_BROKERS: stackEnv().brokers, API_TOKEN: TOKEN });
+    engine = await startEngineProcess(engineEnv(topic, db.url, { API_TOKEN: TOKEN }));
     // /readyz is 503 until partitions are assigned: fuzz a ready engine, where no 5xx is acceptable.
     await waitFor('engine ready', async () => (await fetch(`http://127.0.0.1:${engine.port()}/readyz`)).status === 200, 60_000);
   });

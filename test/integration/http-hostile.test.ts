@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic, stackEnv } from './support/stack.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { freshDatabase, freshTopic } from './support/stack.js';
 
 /** Sends raw bytes, returns what came back before the server closed (or the timeout). */
 function raw(port: number, payload: string | Buffer, waitMs = 3000): Promise<string> {
@@ -30,7 +30,7 @@ describe('hostile HTTP', () => {
   beforeAll(async () => {
     db = await freshDatabase();
     const { topic } = await freshTopic(2);
-    engine = await startEngineProcess({ KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: db.url, KAFKA_BROKERS: stackEnv().brokers });
+    engine = await startEngineProcess(engineEnv(topic, db.url));
     base = `http://127.0.0.1:${engine.port()}`;
   });
   afterAll(async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../src/stack/paths.js';
-import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import {
   dashboardExprs,
   deriveTestConfig,
@@ -21,7 +21,7 @@ import {
   type PrometheusServer,
 } from './support/prometheus.js';
 import { produceScenario, waitForDrain } from './support/scenario.js';
-import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
 
 const PROMETHEUS = findExecutable('prometheus');
 const PROMTOOL = findExecutable('promtool');
@@ -62,16 +62,10 @@ describe.skipIf(PROMETHEUS === undefined)(title, () => {
     db = await freshDatabase();
     ({ topic } = await freshTopic(PARTITIONS));
     badEvents += (await produceScenario(topic, BEFORE, { ...gen, seed: 41 })).bad;
-    engine = await startEngineProcess({
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: `${topic}-g`,
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: stackEnv().brokers,
+    engine = await startEngineProcess(
       // Small flushes, so the flush histograms get many samples from a few thousand events.
-      FLUSH_MAX_EVENTS: '200',
-      FLUSH_MAX_AGE_MS: '100',
-      MAX_BATCH_EVENTS: '200',
-    });
+      engineEnv(topic, db.url, { FLUSH_MAX_EVENTS: '200', FLUSH_MAX_AGE_MS: '100', MAX_BATCH_EVENTS: '200' }),
+    );
     await waitForDrain(db.pool, topic, BEFORE, 30_000);
     engineTarget = `127.0.0.1:${engine.port()}`;
 

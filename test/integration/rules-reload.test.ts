@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../src/stack/paths.js';
 import { produceMessages } from '../../src/simulator/produce.js';
 import type { SimulatedMessage } from '../../src/simulator/generator.js';
-import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
 
 // A Wednesday: the default rules give floor(amount) points.
@@ -35,7 +35,7 @@ describe('rules hot reload', () => {
     copyFileSync(path.join(ROOT_DIR, 'config/rules.yaml'), file);
     const { topic } = await freshTopic(2);
     const { brokers } = stackEnv();
-    engine = await startEngineProcess({ KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: db.url, KAFKA_BROKERS: brokers, RULES_FILE: file, FLUSH_MAX_AGE_MS: '50' });
+    engine = await startEngineProcess(engineEnv(topic, db.url, { RULES_FILE: file, FLUSH_MAX_AGE_MS: '50' }));
 
     await produceMessages(brokers, topic, [purchase('ann', 'p1', 10)]);
     const first = await waitFor('p1 in the ledger', () => ledger('p1'), 30_000);

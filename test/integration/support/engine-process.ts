@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { ROOT_DIR } from '../../../src/stack/paths.js';
+import { stackEnv } from './stack.js';
 
 export interface EngineProcess {
   proc: ChildProcess;
@@ -8,6 +9,11 @@ export interface EngineProcess {
   logs: string[];
   exited: Promise<number | null>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** An engine's environment for a test: its topic (with a consumer group of its own), its database, the stack's broker, then `extra`. */
+export function engineEnv(topic: string, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: databaseUrl, KAFKA_BROKERS: stackEnv().brokers, ...extra };
 }
 
 /** Runs the real engine (src/main.ts) as a child process, as users run it. */
