@@ -11,7 +11,7 @@ import { engineRoutes } from '../src/http/routes.js';
 import { json, startHttpServer } from '../src/http/uws-server.js';
 import { applyStackEnv } from '../src/stack/env-file.js';
 import { ROOT_DIR } from '../src/stack/paths.js';
-import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
 import { stackUp } from '../src/stack/stack.js';
 import { migrate } from '../src/store/migrations.js';
 import { table } from './support.js';
@@ -154,10 +154,7 @@ export async function apiBench(o: { users: number; durationS: number; connection
   } finally {
     servers?.proc.kill('SIGKILL');
     await pool.end();
-    const admin = new pg.Client({ connectionString: ends.databaseUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(ends.databaseUrl, dbName);
   }
 }
 

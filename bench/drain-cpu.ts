@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import pg from 'pg';
 import { parseArgs } from 'node:util';
 import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
 import { generateMessages } from '../src/simulator/generator.js';
 import { produceMessages } from '../src/simulator/produce.js';
 import { applyStackEnv } from '../src/stack/env-file.js';
+import { dropDatabase } from '../src/stack/postgres-server.js';
 import { stackUp } from '../src/stack/stack.js';
 import { drainWithEngine } from './engine-drain.js';
 import { buildEngine, table } from './support.js';
@@ -78,12 +78,7 @@ async function main(): Promise<void> {
     const after = cpu.totals();
     const cores = (p: Party): string => (((after.get(p) ?? 0) - (before.get(p) ?? 0)) / 100 / d.seconds).toFixed(2);
     rows.push({ run: i + 1, 'events/s': Math.round(d.rate), seconds: d.seconds.toFixed(1), 'peak RSS MiB': d.peakRssMiB, 'engine cores': cores('engine'), 'postgres cores': cores('postgres'), 'kafka cores': cores('kafka'), 'other cores': cores('other') });
-    if (!values.keep) {
-      const admin = new pg.Client({ connectionString: ends.databaseUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
-      await admin.end();
-    }
+    if (!values.keep) await dropDatabase(ends.databaseUrl, dbName);
   }
   console.log(`\n${events} events, ${users} users, 12 partitions${Object.keys(env).length ? `, ${JSON.stringify(env)}` : ''}:`);
   console.log(table(rows));

@@ -8,7 +8,7 @@ import { ExpectedBalances } from '../src/simulator/expected-balances.js';
 import { generateMessages } from '../src/simulator/generator.js';
 import { produceMessages } from '../src/simulator/produce.js';
 import { ROOT_DIR } from '../src/stack/paths.js';
-import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
 import { stackUp } from '../src/stack/stack.js';
 import { applyStackEnv } from '../src/stack/env-file.js';
 import { kcatRate, rawConsumerRate } from './baselines.js';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   // Each scenario's database is dropped as soon as it has been checked, so that autovacuum on
   // millions of ledger rows does not compete with the scenarios that follow (unless --keep).
   const done = async (db: string): Promise<void> => {
-    if (!values.keep) await dropDatabases(ends.databaseUrl, db, true);
+    if (!values.keep) await dropDatabase(ends.databaseUrl, db);
   };
   buildEngine();
   const run = `bench_${Date.now().toString(36)}`;
@@ -242,15 +242,16 @@ async function main(): Promise<void> {
 }
 
 /** Benchmark databases hold millions of ledger rows: drop them unless --keep asks otherwise. */
-async function dropDatabases(adminUrl: string, prefix: string, exact = false): Promise<void> {
+async function dropDatabases(adminUrl: string, prefix: string): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
+  let names: string[];
   try {
-    const r = await admin.query<{ datname: string }>(exact ? 'SELECT datname FROM pg_database WHERE datname = $1' : 'SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
-    for (const { datname } of r.rows) await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    names = (await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix])).rows.map((r) => r.datname);
   } finally {
     await admin.end();
   }
+  for (const name of names) await dropDatabase(adminUrl, name);
 }
 
 /** The run with the median rate (the middle one of an odd count). */

@@ -38,6 +38,17 @@ export async function ensureDatabase(adminUrl: string, db: string): Promise<void
   }
 }
 
+/** Drops `db` (if it exists) on the server behind `adminUrl`, closing its connections. */
+export async function dropDatabase(adminUrl: string, db: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(db)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
 export function withDatabase(url: string, db: string): string {
   const u = new URL(url);
   u.pathname = `/${db}`;

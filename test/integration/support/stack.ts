@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ensureTopics, highWatermarks } from '../../../src/kafka/admin.js';
 import { applyStackEnv, readStackEnv } from '../../../src/stack/env-file.js';
-import { ensureDatabase, withDatabase } from '../../../src/stack/postgres-server.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../../../src/stack/postgres-server.js';
 
 applyStackEnv();
 
@@ -29,10 +29,7 @@ export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; dro
     pool,
     drop: async () => {
       await pool.end();
-      const admin = new pg.Client({ connectionString: databaseUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-      await admin.end();
+      await dropDatabase(databaseUrl, name);
     },
   };
 }
