@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { KafkaConsumer } from '../src/kafka/library.js';
 import type { RdConsumer } from '../src/consumer/rdkafka-consumer.js';
 import { consumeBatch, FETCH_SETTINGS } from '../src/consumer/rdkafka-consumer.js';
+import { kcatBinary } from './kcat-producer.js';
 import { now, progress } from './support.js';
 
 /**
@@ -43,7 +44,7 @@ export async function rawConsumerRate(brokers: string, topic: string, partitions
 
 /** The C ceiling: kcat consuming every message (offsets printed and counted, values not), when installed. */
 export async function kcatRate(brokers: string, topic: string, total: number): Promise<{ seconds: number; rate: number } | null> {
-  const bin = ['kcat', 'kafkacat'].find((b) => spawnSync('which', [b]).status === 0);
+  const bin = kcatBinary();
   if (!bin) return null;
   const p = progress(bin);
   p.update('consuming');
