@@ -28,7 +28,13 @@ COPY src/ ./src/
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-# ---- runtime ----
+# ---- tools: the simulator for `docker compose --profile load`; kept out of the engine's image ----
+FROM build AS tools
+COPY tools/ ./tools/
+USER node
+ENTRYPOINT ["node_modules/.bin/tsx", "tools/simulator/cli.ts"]
+
+# ---- runtime (the default target: the last stage) ----
 FROM node:20-bookworm-slim AS runtime
 ENV DEBIAN_FRONTEND=noninteractive
 # Shared libraries the dynamically linked librdkafka loads at run time.
@@ -47,6 +53,8 @@ ENV NODE_ENV=production \
 COPY --from=build --chown=root:root /app/package.json ./package.json
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
+# The console's static files are served from the sources (tsc copies no HTML, CSS or browser JS).
+COPY --from=build --chown=root:root /app/src/console ./src/console
 COPY --chown=root:root config/ ./config/
 COPY --chown=root:root sql/ ./sql/
 

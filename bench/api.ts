@@ -9,10 +9,10 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { engineRoutes } from '../src/http/routes.js';
 import { json, startHttpServer } from '../src/http/uws-server.js';
-import { applyStackEnv } from '../src/stack/env-file.js';
-import { ROOT_DIR } from '../src/stack/paths.js';
-import { dropDatabase, ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
-import { stackUp } from '../src/stack/stack.js';
+import { applyStackEnv } from '../tools/stack/env-file.js';
+import { ROOT_DIR } from '../tools/stack/paths.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
+import { stackUp } from '../tools/stack/stack.js';
 import { migrate } from '../src/store/migrations.js';
 import { table } from './support.js';
 
@@ -27,12 +27,39 @@ const SERVE_FLAG = '--serve';
 
 /** Child mode: both servers, ports on stdout as one JSON line. */
 async function serve(): Promise<void> {
-  const pool = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: Number(process.env.BENCH_POOL ?? 4), application_name: 'bench-api' });
+  const pool = new pg.Pool({
+    connectionString: process.env.BENCH_DATABASE_URL,
+    max: Number(process.env.BENCH_POOL ?? 4),
+    application_name: 'bench-api',
+  });
   const noop = (): void => undefined;
-  const engine = await startHttpServer('127.0.0.1', 0, engineRoutes({ pool, registry: new Registry(), isReady: () => ({ ready: true, reasons: [] }), tierOf: () => 'base', readConcurrency: process.env.API_READ_CONCURRENCY ? Number(process.env.API_READ_CONCURRENCY) : undefined }), noop);
+  const engine = await startHttpServer(
+    '127.0.0.1',
+    0,
+    engineRoutes({
+      pool,
+      registry: new Registry(),
+      isReady: () => ({ ready: true, reasons: [] }),
+      tierOf: () => 'base',
+      readConcurrency: process.env.API_READ_CONCURRENCY ? Number(process.env.API_READ_CONCURRENCY) : undefined,
+    }),
+    noop,
+  );
   // A constant answer of the same shape and size: what uWS + the wrapper cost without Postgres.
-  const body = { user_id: 'user-0', points: 12345, lifetime_earned: 67890, tier: 'base', updated_at: new Date(0).toISOString(), as_of: { partition: 3, offset: 12345 } };
-  const constant = await startHttpServer('127.0.0.1', 0, [{ method: 'get', pattern: '/points/:user_id', name: 'constant', handler: () => json(200, body) }], noop);
+  const body = {
+    user_id: 'user-0',
+    points: 12345,
+    lifetime_earned: 67890,
+    tier: 'base',
+    updated_at: new Date(0).toISOString(),
+    as_of: { partition: 3, offset: 12345 },
+  };
+  const constant = await startHttpServer(
+    '127.0.0.1',
+    0,
+    [{ method: 'get', pattern: '/points/:user_id', name: 'constant', handler: () => json(200, body) }],
+    noop,
+  );
   process.stdout.write(`${JSON.stringify({ engine: engine.port, constant: constant.port })}\n`);
 }
 
@@ -70,15 +97,34 @@ export interface Measured {
   percentilesMs: [number, number][];
 }
 
-const PERCENTILES: [string, number][] = [['p1', 1], ['p10', 10], ['p25', 25], ['p50', 50], ['p75', 75], ['p90', 90], ['p97_5', 97.5], ['p99', 99], ['p99_9', 99.9], ['p99_99', 99.99]];
+const PERCENTILES: [string, number][] = [
+  ['p1', 1],
+  ['p10', 10],
+  ['p25', 25],
+  ['p50', 50],
+  ['p75', 75],
+  ['p90', 90],
+  ['p97_5', 97.5],
+  ['p99', 99],
+  ['p99_9', 99.9],
+  ['p99_99', 99.99],
+];
 
-async function cannon(label: string, port: number, users: number, durationS: number, connections: number): Promise<Measured> {
+async function cannon(
+  label: string,
+  port: number,
+  users: number,
+  durationS: number,
+  connections: number,
+): Promise<Measured> {
   const r = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: durationS,
     // A different existing user on every request.
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/points/user-${Math.floor(Math.random() * users)}` }) }],
+    requests: [
+      { method: 'GET', setupRequest: (req) => ({ ...req, path: `/points/user-${Math.floor(Math.random() * users)}` }) },
+    ],
   });
   return {
     label,
@@ -101,7 +147,13 @@ export interface ApiBenchResult {
 }
 
 /** Runs both targets in one run; returns the measurements (also written to bench/results/api-*.json). */
-export async function apiBench(o: { users: number; durationS: number; connections: number; warmupS: number; log?: (line: string) => void }): Promise<ApiBenchResult> {
+export async function apiBench(o: {
+  users: number;
+  durationS: number;
+  connections: number;
+  warmupS: number;
+  log?: (line: string) => void;
+}): Promise<ApiBenchResult> {
   const { users, durationS, connections, warmupS } = o;
   const say = o.log ?? ((l: string) => console.log(l));
   applyStackEnv();
@@ -124,18 +176,37 @@ export async function apiBench(o: { users: number; durationS: number; connection
 
     servers = await startServers(url);
     const runs: Measured[] = [];
-    for (const [label, port] of [['engine GET /points/{user_id} (Postgres)', servers.engine], ['same uWS server, constant body', servers.constant]] as const) {
-      process.stderr.write(`[bench] ${label}: ${warmupS} s warm-up, ${durationS} s measured, ${connections} connections\n`);
+    for (const [label, port] of [
+      ['engine GET /points/{user_id} (Postgres)', servers.engine],
+      ['same uWS server, constant body', servers.constant],
+    ] as const) {
+      process.stderr.write(
+        `[bench] ${label}: ${warmupS} s warm-up, ${durationS} s measured, ${connections} connections\n`,
+      );
       await cannon(label, port, users, warmupS, connections);
       runs.push(await cannon(label, port, users, durationS, connections));
     }
     const [engine, constant] = runs as [Measured, Measured];
     const ratio = engine.requestsPerSec / constant.requestsPerSec;
-    say(table(runs.map((r) => ({
-      target: r.label, 'req/s': r.requestsPerSec, 'mean ms': r.meanMs, 'p50 ms': r.p50Ms, 'p99 ms': r.p99Ms, requests: r.total, 'non-2xx': r.non2xx, errors: r.errors + r.timeouts,
-    }))));
+    say(
+      table(
+        runs.map((r) => ({
+          target: r.label,
+          'req/s': r.requestsPerSec,
+          'mean ms': r.meanMs,
+          'p50 ms': r.p50Ms,
+          'p99 ms': r.p99Ms,
+          requests: r.total,
+          'non-2xx': r.non2xx,
+          errors: r.errors + r.timeouts,
+        })),
+      ),
+    );
     say(`\nengine / constant: ${ratio.toFixed(3)} of the throughput; p99 ${engine.p99Ms} ms vs ${constant.p99Ms} ms`);
-    if (engine.non2xx + engine.errors + engine.timeouts > 0 || constant.non2xx + constant.errors + constant.timeouts > 0) {
+    if (
+      engine.non2xx + engine.errors + engine.timeouts > 0 ||
+      constant.non2xx + constant.errors + constant.timeouts > 0
+    ) {
       say('WARNING: some requests failed (see non-2xx / errors): the numbers are not comparable');
       process.exitCode = 1;
     }
@@ -143,12 +214,26 @@ export async function apiBench(o: { users: number; durationS: number; connection
     const outDir = path.join(ROOT_DIR, 'bench/results');
     mkdirSync(outDir, { recursive: true });
     const file = path.join(outDir, `api-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({
-      when: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-      settings: { users, durationS, warmupS, connections, dbPool: 4 },
-      engine, constant, ratio,
-    }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify(
+        {
+          when: new Date().toISOString(),
+          machine: {
+            cpus: os.cpus().length,
+            model: os.cpus()[0]?.model,
+            memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+            node: process.version,
+          },
+          settings: { users, durationS, warmupS, connections, dbPool: 4 },
+          engine,
+          constant,
+          ratio,
+        },
+        null,
+        2,
+      )}\n`,
+    );
     say(`written ${path.relative(ROOT_DIR, file)}`);
     return { engine, constant, ratio };
   } finally {
@@ -159,7 +244,14 @@ export async function apiBench(o: { users: number; durationS: number; connection
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { users: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      warmup: { type: 'string' },
+    },
+  });
   await apiBench({
     users: Number(values.users ?? 100_000),
     durationS: Number(values.duration ?? 15),

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { KafkaConsumer } from '../src/kafka/library.js';
-import type { RdConsumer } from '../src/consumer/rdkafka-consumer.js';
-import { consumeBatch, FETCH_SETTINGS } from '../src/consumer/rdkafka-consumer.js';
+import type { RdConsumer } from '../src/kafka/consumer/rdkafka-consumer.js';
+import { consumeBatch, FETCH_SETTINGS } from '../src/kafka/consumer/rdkafka-consumer.js';
 import { kcatBinary } from './kcat-producer.js';
 import { now, progress } from './support.js';
 
@@ -12,10 +12,17 @@ import { now, progress } from './support.js';
  *   join a new consumer group, consume everything). The drain ratio is taken against this.
  * - 'best-case': partitions assigned by hand (no group), a 64 MiB fetch queue, timed after connect.
  */
-export async function rawConsumerRate(brokers: string, topic: string, partitions: number, total: number, mode: 'like-engine' | 'best-case'): Promise<{ seconds: number; rate: number }> {
+export async function rawConsumerRate(
+  brokers: string,
+  topic: string,
+  partitions: number,
+  total: number,
+  mode: 'like-engine' | 'best-case',
+): Promise<{ seconds: number; rate: number }> {
   const p = progress(`raw librdkafka consumer (${mode})`);
   let started = now();
-  const fetch = mode === 'like-engine' ? FETCH_SETTINGS : { 'fetch.wait.max.ms': 50, 'queued.max.messages.kbytes': 65536 };
+  const fetch =
+    mode === 'like-engine' ? FETCH_SETTINGS : { 'fetch.wait.max.ms': 50, 'queued.max.messages.kbytes': 65536 };
   const c = new KafkaConsumer(
     { 'bootstrap.servers': brokers, 'group.id': `bench-raw-${Date.now()}`, 'enable.auto.commit': false, ...fetch },
     { 'auto.offset.reset': 'earliest' },
@@ -43,13 +50,19 @@ export async function rawConsumerRate(brokers: string, topic: string, partitions
 }
 
 /** The C ceiling: kcat consuming every message (offsets printed and counted, values not), when installed. */
-export async function kcatRate(brokers: string, topic: string, total: number): Promise<{ seconds: number; rate: number } | null> {
+export async function kcatRate(
+  brokers: string,
+  topic: string,
+  total: number,
+): Promise<{ seconds: number; rate: number } | null> {
   const bin = kcatBinary();
   if (!bin) return null;
   const p = progress(bin);
   p.update('consuming');
   const started = now();
-  const child = spawn(bin, ['-C', '-b', brokers, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%o\n'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(bin, ['-C', '-b', brokers, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%o\n'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   let lines = 0;
   child.stdout.on('data', (chunk: Buffer) => {
     for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;

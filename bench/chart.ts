@@ -5,7 +5,14 @@ export interface Series {
   color: string;
 }
 
-export function lineChartSvg(title: string, xLabel: string, yLabel: string, series: Series[], width = 720, height = 360): string {
+export function lineChartSvg(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  series: Series[],
+  width = 720,
+  height = 360,
+): string {
   const pad = { l: 80, r: 20, t: 40, b: 50 };
   const all = series.flatMap((s) => s.points);
   const maxX = Math.max(1e-9, ...all.map((p) => p[0]));
@@ -21,8 +28,14 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
     grid.push(`<text x="${pad.l - 6}" y="${y(vy) + 4}" font-size="11" text-anchor="end">${fmt(vy)}</text>`);
     grid.push(`<text x="${x(vx)}" y="${height - pad.b + 16}" font-size="11" text-anchor="middle">${fmt(vx)}</text>`);
   }
-  const lines = series.map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}"/>`);
-  const legend = series.map((s, i) => `<rect x="${pad.l + 10}" y="${pad.t + 6 + i * 16}" width="10" height="10" fill="${s.color}"/><text x="${pad.l + 26}" y="${pad.t + 15 + i * 16}" font-size="12">${esc(s.name)}</text>`);
+  const lines = series.map(
+    (s) =>
+      `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}"/>`,
+  );
+  const legend = series.map(
+    (s, i) =>
+      `<rect x="${pad.l + 10}" y="${pad.t + 6 + i * 16}" width="10" height="10" fill="${s.color}"/><text x="${pad.l + 26}" y="${pad.t + 15 + i * 16}" font-size="12">${esc(s.name)}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${width / 2}" y="22" font-size="15" text-anchor="middle">${esc(title)}</text>

@@ -1,11 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
-import { generateMessages } from '../src/simulator/generator.js';
-import { produceMessages } from '../src/simulator/produce.js';
-import { applyStackEnv } from '../src/stack/env-file.js';
-import { dropDatabase } from '../src/stack/postgres-server.js';
-import { stackUp } from '../src/stack/stack.js';
+import { generateMessages } from '../tools/simulator/generator.js';
+import { produceMessages } from '../tools/simulator/produce.js';
+import { applyStackEnv } from '../tools/stack/env-file.js';
+import { dropDatabase } from '../tools/stack/postgres-server.js';
+import { stackUp } from '../tools/stack/stack.js';
+import { microsPerEvent, withCpu } from './cpu.js';
 import { drainWithEngine } from './engine-drain.js';
 import { buildEngine, table } from './support.js';
 
@@ -17,70 +17,84 @@ import { buildEngine, table } from './support.js';
  * Single drains vary by several per cent: compare medians of a few runs.
  */
 
-type Party = 'engine' | 'postgres' | 'kafka' | 'other';
-
-/** Cumulative CPU ticks per process, sampled, so processes that exit during the drain still count. */
-class CpuSampler {
-  private readonly ticks = new Map<string, [Party, number]>();
-
-  sample(): void {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        // utime and stime are fields 14 and 15; the command name before them may hold spaces.
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const party: Party = cmd.includes('java') ? 'kafka' : stat.includes('(postgres)') ? 'postgres' : cmd.includes('dist/src/main') ? 'engine' : 'other';
-        this.ticks.set(pid, [party, Number(f[11]) + Number(f[12])]);
-      } catch {
-        /* the process ended between listing and reading */
-      }
-    }
-  }
-
-  totals(): Map<Party, number> {
-    this.sample();
-    const out = new Map<Party, number>();
-    for (const [party, t] of this.ticks.values()) out.set(party, (out.get(party) ?? 0) + t);
-    return out;
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { events: { type: 'string' }, users: { type: 'string' }, runs: { type: 'string' }, env: { type: 'string', multiple: true }, keep: { type: 'boolean' } },
+    options: {
+      events: { type: 'string' },
+      users: { type: 'string' },
+      runs: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      keep: { type: 'boolean' },
+    },
   });
   const events = Number(values.events ?? 600_000);
   const users = Number(values.users ?? 100_000);
-  const env = Object.fromEntries((values.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const env = Object.fromEntries(
+    (values.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   applyStackEnv();
   const ends = await stackUp((l) => process.stderr.write(`[stack] ${l}\n`));
   buildEngine();
   const topic = `bench_drain_${events}_${users}`;
-  await ensureTopics(ends.kafkaBrokers, [{ topic, partitions: 12 }, { topic: `${topic}.dlq`, partitions: 12 }]);
+  await ensureTopics(ends.kafkaBrokers, [
+    { topic, partitions: 12 },
+    { topic: `${topic}.dlq`, partitions: 12 },
+  ]);
   let held = 0;
   for (const n of (await highWatermarks(ends.kafkaBrokers, topic)).values()) held += n;
   if (held === 0) {
     // The bench's backlog shape: zipf 1.1 over the users (or each user in turn from 1M users up).
-    await produceMessages(ends.kafkaBrokers, topic, generateMessages(events, { users, skew: 1.1, cycleUsers: users >= 1_000_000, redeemRatio: 0.2, badRatio: 0.001, seed: 2026 }), { batchSize: 5000 });
+    await produceMessages(
+      ends.kafkaBrokers,
+      topic,
+      generateMessages(events, {
+        users,
+        skew: 1.1,
+        cycleUsers: users >= 1_000_000,
+        redeemRatio: 0.2,
+        badRatio: 0.001,
+        seed: 2026,
+      }),
+      { batchSize: 5000 },
+    );
   } else if (held !== events) {
     throw new Error(`${topic} holds ${held} messages, not ${events}`);
   }
   const rows: Record<string, string | number>[] = [];
   for (let i = 0; i < Number(values.runs ?? 1); i++) {
     const dbName = `bench_drain_db_${Date.now().toString(36)}`;
-    const cpu = new CpuSampler();
-    const before = cpu.totals();
-    const timer = setInterval(() => cpu.sample(), 200);
-    const d = await drainWithEngine({ label: `drain ${i + 1}`, brokers: ends.kafkaBrokers, databaseUrl: ends.databaseUrl, dbName, topic, events, env });
-    clearInterval(timer);
-    const after = cpu.totals();
-    const cores = (p: Party): string => (((after.get(p) ?? 0) - (before.get(p) ?? 0)) / 100 / d.seconds).toFixed(2);
-    rows.push({ run: i + 1, 'events/s': Math.round(d.rate), seconds: d.seconds.toFixed(1), 'peak RSS MiB': d.peakRssMiB, 'engine cores': cores('engine'), 'postgres cores': cores('postgres'), 'kafka cores': cores('kafka'), 'other cores': cores('other') });
+    const { result: d, cpu } = await withCpu(
+      () =>
+        drainWithEngine({
+          label: `drain ${i + 1}`,
+          brokers: ends.kafkaBrokers,
+          databaseUrl: ends.databaseUrl,
+          dbName,
+          topic,
+          events,
+          env,
+        }),
+      dbName,
+    );
+    const cores = (s: number): string => (s / d.seconds).toFixed(2);
+    rows.push({
+      run: i + 1,
+      'events/s': Math.round(d.rate),
+      seconds: d.seconds.toFixed(1),
+      'peak RSS MiB': d.peakRssMiB,
+      'engine cores': cores(cpu.engine),
+      'postgres cores': cores(cpu.postgres),
+      'kafka cores': cores(cpu.kafka),
+      'other cores': cores(cpu.other),
+      // Cores x seconds / events: what an event costs each party, whatever the drain's speed.
+      'engine µs/event': microsPerEvent(cpu.engine, events),
+      'postgres µs/event': microsPerEvent(cpu.postgres, events),
+    });
     if (!values.keep) await dropDatabase(ends.databaseUrl, dbName);
   }
-  console.log(`\n${events} events, ${users} users, 12 partitions${Object.keys(env).length ? `, ${JSON.stringify(env)}` : ''}:`);
+  console.log(
+    `\n${events} events, ${users} users, 12 partitions${Object.keys(env).length ? `, ${JSON.stringify(env)}` : ''}:`,
+  );
   console.log(table(rows));
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
+import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
 import { committedEvents } from '../src/store/flush.js';
 import { now, progress, startEngineChild } from './support.js';
 
@@ -40,7 +40,16 @@ export async function drainWithEngine(o: {
   const p = progress(o.label);
   const started = now();
   const engines = Array.from({ length: o.processes ?? 1 }, () =>
-    startEngineChild({ KAFKA_TOPIC: o.topic, KAFKA_GROUP_ID: `${o.dbName}_g`, DATABASE_URL: dbUrl, KAFKA_BROKERS: o.brokers, ...o.env }, o.nodeArgs),
+    startEngineChild(
+      {
+        KAFKA_TOPIC: o.topic,
+        KAFKA_GROUP_ID: `${o.dbName}_g`,
+        DATABASE_URL: dbUrl,
+        KAFKA_BROKERS: o.brokers,
+        ...o.env,
+      },
+      o.nodeArgs,
+    ),
   );
   const series: [number, number][] = [];
   const rss: [number, number][] = [];
@@ -97,9 +106,12 @@ export function rssKb(pid: number | undefined, field: 'VmHWM' | 'VmRSS' = 'VmHWM
 export function twentyRuleYaml(): string {
   const rules: string[] = [];
   const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-  days.forEach((d, i) => rules.push(`  - { name: dow-${d}, when: { days_of_week: [${d}] }, multiplier: ${i === 5 || i === 6 ? 2 : 1} }`));
+  days.forEach((d, i) =>
+    rules.push(`  - { name: dow-${d}, when: { days_of_week: [${d}] }, multiplier: ${i === 5 || i === 6 ? 2 : 1} }`),
+  );
   for (let i = 0; i < 4; i++) {
-    const from = `2027-0${i + 1}-01`, to = `2027-0${i + 1}-20`;
+    const from = `2027-0${i + 1}-01`,
+      to = `2027-0${i + 1}-20`;
     rules.push(`  - { name: promo-${i}, when: { date_range: { from: ${from}, to: ${to} } }, multiplier: 3 }`);
   }
   for (let i = 0; i < 5; i++) rules.push(`  - { name: cat-${i}, when: { category: category-${i} }, multiplier: 1.5 }`);

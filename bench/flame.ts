@@ -73,7 +73,9 @@ export function flameSvg(title: string, root: Frame, width = 1200): string {
     rects.push(
       `<g><title>${esc(f.name)}: ${(f.total / 1000).toFixed(0)} ms (${((100 * f.total) / root.total).toFixed(1)} %)</title>` +
         `<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(0.5, w - 0.5).toFixed(1)}" height="${rowH - 1}" fill="hsl(${hue},85%,${60 - (depth % 3) * 5}%)"/>` +
-        (w > 60 ? `<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="11">${esc(clip(f.name, Math.floor(w / 6.5)))}</text>` : '') +
+        (w > 60
+          ? `<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="11">${esc(clip(f.name, Math.floor(w / 6.5)))}</text>`
+          : '') +
         '</g>',
     );
     let cx = x;
@@ -118,7 +120,9 @@ function esc(s: string): string {
 
 /** Writes <profile>.svg beside each .cpuprofile in `dir`; returns a summary (busy time, top self times) per thread. */
 export function renderFlameGraphs(dir: string): string[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
   if (files.length === 0) throw new Error(`no .cpuprofile files in ${dir}`);
   const lines: string[] = [];
   for (const f of files) {
@@ -128,7 +132,8 @@ export function renderFlameGraphs(dir: string): string[] {
     const out = path.join(dir, f.replace(/\.cpuprofile$/, '.svg'));
     writeFileSync(out, flameSvg(`${thread} (${f})`, root));
     lines.push(`${thread}: ${(root.total / 1e6).toFixed(2)} s busy -> ${out}`);
-    for (const r of topSelf(root, 12)) lines.push(`  ${String(r.ms).padStart(6)} ms  ${r.share.padStart(7)}  ${r.name}`);
+    for (const r of topSelf(root, 12))
+      lines.push(`  ${String(r.ms).padStart(6)} ms  ${r.share.padStart(7)}  ${r.name}`);
   }
   return lines;
 }

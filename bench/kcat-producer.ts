@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import type { SimulatedMessage } from '../src/simulator/generator.js';
+import type { SimulatedMessage } from '../tools/simulator/generator.js';
 
 /** kcat's name on this machine, if installed. */
 export function kcatBinary(): string | undefined {
@@ -13,10 +13,36 @@ export function kcatBinary(): string | undefined {
  * (user ids have none, and JSON text never holds a raw tab or newline). Same producer settings as
  * the simulator: idempotent, acks=all, lz4.
  */
-export async function produceWithKcat(bin: string, brokers: string, topic: string, messages: SimulatedMessage[], ratePerSec: number): Promise<{ sent: number; seconds: number }> {
-  const child = spawn(bin, ['-P', '-b', brokers, '-t', topic, '-K', '\t', '-X', 'enable.idempotence=true', '-X', 'acks=all', '-X', 'compression.type=lz4', '-X', 'linger.ms=5'], {
-    stdio: ['pipe', 'ignore', 'inherit'],
-  });
+export async function produceWithKcat(
+  bin: string,
+  brokers: string,
+  topic: string,
+  messages: SimulatedMessage[],
+  ratePerSec: number,
+): Promise<{ sent: number; seconds: number }> {
+  const child = spawn(
+    bin,
+    [
+      '-P',
+      '-b',
+      brokers,
+      '-t',
+      topic,
+      '-K',
+      '\t',
+      '-X',
+      'enable.idempotence=true',
+      '-X',
+      'acks=all',
+      '-X',
+      'compression.type=lz4',
+      '-X',
+      'linger.ms=5',
+    ],
+    {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   const started = performance.now();
   const tickMs = 20;
@@ -28,7 +54,8 @@ export async function produceWithKcat(bin: string, brokers: string, topic: strin
       const lines: string[] = [];
       for (; sent < due; sent++) {
         const m = messages[sent]!;
-        if (m.key === null || m.value === null || m.key.includes('\t') || m.value.includes(10)) throw new Error('kcat producer: message cannot be one line');
+        if (m.key === null || m.value === null || m.key.includes('\t') || m.value.includes(10))
+          throw new Error('kcat producer: message cannot be one line');
         lines.push(`${m.key}\t${m.value.toString('utf8')}\n`);
       }
       if (!child.stdin.write(lines.join(''))) await new Promise((r) => child.stdin.once('drain', r));

@@ -2,10 +2,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createRandom } from '../src/simulator/prng.js';
-import { applyStackEnv } from '../src/stack/env-file.js';
-import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
-import { stackUp } from '../src/stack/stack.js';
+import { createRandom } from '../tools/simulator/prng.js';
+import { applyStackEnv } from '../tools/stack/env-file.js';
+import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
+import { stackUp } from '../tools/stack/stack.js';
 import { table } from './support.js';
 
 /**
@@ -29,10 +29,14 @@ async function main(): Promise<void> {
   await ensureDatabase(ends.databaseUrl, name);
   const c = new pg.Client({ connectionString: withDatabase(ends.databaseUrl, name) });
   await c.connect();
-  await c.query('CREATE TABLE balances (user_id text PRIMARY KEY, points bigint NOT NULL, lifetime_earned bigint NOT NULL)');
+  await c.query(
+    'CREATE TABLE balances (user_id text PRIMARY KEY, points bigint NOT NULL, lifetime_earned bigint NOT NULL)',
+  );
   await c.query(`INSERT INTO balances SELECT 'user-' || g, 0, 0 FROM generate_series(0, ${USERS / 2 - 1}) g`);
   await c.query('VACUUM ANALYZE balances');
-  await c.query('CREATE TEMP TABLE staging (user_id text NOT NULL, points bigint NOT NULL, earned bigint NOT NULL) ON COMMIT DELETE ROWS');
+  await c.query(
+    'CREATE TEMP TABLE staging (user_id text NOT NULL, points bigint NOT NULL, earned bigint NOT NULL) ON COMMIT DELETE ROWS',
+  );
   const times: Record<string, number[]> = { upsert: [], merge: [] };
   const random = createRandom(7);
   for (let round = 0; round < ROUNDS * 2; round++) {
@@ -40,7 +44,9 @@ async function main(): Promise<void> {
     // Half the batch hits existing users, half new or rarely seen ones: like a real flush.
     const ids = new Set<string>();
     while (ids.size < BATCH) ids.add(`user-${Math.floor(random() * USERS)}`);
-    const payload = [...ids].map((id) => `${id}\t${Math.floor(random() * 500)}\t${Math.floor(random() * 300)}\n`).join('');
+    const payload = [...ids]
+      .map((id) => `${id}\t${Math.floor(random() * 500)}\t${Math.floor(random() * 300)}\n`)
+      .join('');
     await c.query('BEGIN');
     await pipeline(Readable.from([Buffer.from(payload)]), c.query(copyFrom('COPY staging FROM STDIN')));
     const t0 = performance.now();
@@ -55,12 +61,17 @@ async function main(): Promise<void> {
     const s = [...xs].sort((a, b) => a - b);
     return { median: s[Math.floor(s.length / 2)]!, p90: s[Math.floor(s.length * 0.9)]! };
   };
-  const up = stat(times.upsert!), me = stat(times.merge!);
-  console.log(`merge of ${BATCH} staged deltas into balances (${USERS / 2}+ rows), ${ROUNDS} rounds each, alternating:`);
-  console.log(table([
-    { statement: 'INSERT ... ON CONFLICT DO UPDATE', 'median ms': up.median.toFixed(2), 'p90 ms': up.p90.toFixed(2) },
-    { statement: 'MERGE', 'median ms': me.median.toFixed(2), 'p90 ms': me.p90.toFixed(2) },
-  ]));
+  const up = stat(times.upsert!),
+    me = stat(times.merge!);
+  console.log(
+    `merge of ${BATCH} staged deltas into balances (${USERS / 2}+ rows), ${ROUNDS} rounds each, alternating:`,
+  );
+  console.log(
+    table([
+      { statement: 'INSERT ... ON CONFLICT DO UPDATE', 'median ms': up.median.toFixed(2), 'p90 ms': up.p90.toFixed(2) },
+      { statement: 'MERGE', 'median ms': me.median.toFixed(2), 'p90 ms': me.p90.toFixed(2) },
+    ]),
+  );
   console.log(`MERGE / UPSERT median: ${(me.median / up.median).toFixed(2)}`);
 }
 

@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { KafkaJS } from '../src/kafka/library.js';
 import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
-import { generateMessages } from '../src/simulator/generator.js';
-import { produceMessages } from '../src/simulator/produce.js';
-import { ensureDatabase, withDatabase } from '../src/stack/postgres-server.js';
+import { generateMessages } from '../tools/simulator/generator.js';
+import { produceMessages } from '../tools/simulator/produce.js';
+import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
 import { kcatBinary, produceWithKcat } from './kcat-producer.js';
 import { progress, startEngineChild } from './support.js';
 
@@ -45,7 +45,8 @@ export function histogramQuantile(buckets: [number, number][], q: number): numbe
   const total = buckets[buckets.length - 1]?.[1] ?? 0;
   if (total === 0) return NaN;
   const rank = q * total;
-  let prevLe = 0, prevCount = 0;
+  let prevLe = 0,
+    prevCount = 0;
   for (const [le, count] of buckets) {
     if (count >= rank) {
       if (!Number.isFinite(le)) return prevLe;
@@ -59,7 +60,8 @@ export function histogramQuantile(buckets: [number, number][], q: number): numbe
 
 function parseFlushBuckets(metrics: string): [number, number][] {
   const out: [number, number][] = [];
-  for (const m of metrics.matchAll(/^loyalty_flush_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) out.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+  for (const m of metrics.matchAll(/^loyalty_flush_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/gm))
+    out.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
   return out;
 }
 
@@ -76,27 +78,63 @@ function totalLag(metrics: string): number {
  * a probe leaves every 100 ms after a warm-up, each polling on its own, so a slow one does not
  * hold back the next and the p99 rests on hundreds of samples.
  */
-export async function steadyState(o: { brokers: string; databaseUrl: string; run: string; rate: number; seconds: number; partitions: number; users: number; warmupSeconds?: number }): Promise<SteadyResult> {
+export async function steadyState(o: {
+  brokers: string;
+  databaseUrl: string;
+  run: string;
+  rate: number;
+  seconds: number;
+  partitions: number;
+  users: number;
+  warmupSeconds?: number;
+}): Promise<SteadyResult> {
   const warmupSeconds = o.warmupSeconds ?? 3;
   const topic = `${o.run}_steady`;
-  await ensureTopics(o.brokers, [{ topic, partitions: o.partitions }, { topic: `${topic}.dlq`, partitions: o.partitions }]);
+  await ensureTopics(o.brokers, [
+    { topic, partitions: o.partitions },
+    { topic: `${topic}.dlq`, partitions: o.partitions },
+  ]);
   const dbName = `${o.run}_steady_db`;
   await ensureDatabase(o.databaseUrl, dbName);
   const port = await freePort();
-  const engine = startEngineChild({ KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}_g`, DATABASE_URL: withDatabase(o.databaseUrl, dbName), KAFKA_BROKERS: o.brokers, HTTP_PORT: String(port) });
+  const engine = startEngineChild({
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: `${topic}_g`,
+    DATABASE_URL: withDatabase(o.databaseUrl, dbName),
+    KAFKA_BROKERS: o.brokers,
+    HTTP_PORT: String(port),
+  });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); i++) {
+  for (
+    let i = 0;
+    !(await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  ) {
     if (i > 600 || engine.proc.exitCode !== null) throw new Error('engine not ready for the steady-state run');
     await new Promise((r) => setTimeout(r, 100));
   }
   const p = progress(`steady state at ${o.rate}/s for ${o.seconds} s`);
-  const messages = [...generateMessages(Math.round(o.rate * o.seconds), { users: o.users, skew: 1.1, redeemRatio: 0.2, badRatio: 0, seed: 77 })];
+  const messages = [
+    ...generateMessages(Math.round(o.rate * o.seconds), {
+      users: o.users,
+      skew: 1.1,
+      redeemRatio: 0.2,
+      badRatio: 0,
+      seed: 77,
+    }),
+  ];
   const started = performance.now();
   const t = (): number => (performance.now() - started) / 1000;
   const kcat = kcatBinary();
   const load = kcat
     ? produceWithKcat(kcat, o.brokers, topic, messages, o.rate)
-    : produceMessages(o.brokers, topic, messages, { ratePerSec: o.rate, batchSize: Math.max(100, Math.floor(o.rate / 20)) });
+    : produceMessages(o.brokers, topic, messages, {
+        ratePerSec: o.rate,
+        batchSize: Math.max(100, Math.floor(o.rate / 20)),
+      });
   let loadDone = false;
   let loadSeconds = 0;
   void load.finally(() => {
@@ -104,20 +142,43 @@ export async function steadyState(o: { brokers: string; databaseUrl: string; run
     loadSeconds = t();
   });
 
-  const prober = new KafkaJS.Kafka({ kafkaJS: { brokers: o.brokers.split(','), logLevel: KafkaJS.logLevel.ERROR } }).producer({ 'linger.ms': 0, kafkaJS: { idempotent: true, acks: -1 } });
+  const prober = new KafkaJS.Kafka({
+    kafkaJS: { brokers: o.brokers.split(','), logLevel: KafkaJS.logLevel.ERROR },
+  }).producer({ 'linger.ms': 0, kafkaJS: { idempotent: true, acks: -1 } });
   await prober.connect();
   const probes: [number, number][] = [];
   const lag: [number, number][] = [];
   let n = 0;
   const lagTimer = setInterval(() => {
-    fetch(`${base}/metrics`).then((r) => r.text()).then((m) => lag.push([t(), totalLag(m)]), () => undefined);
+    fetch(`${base}/metrics`)
+      .then((r) => r.text())
+      .then(
+        (m) => lag.push([t(), totalLag(m)]),
+        () => undefined,
+      );
   }, 500);
   const probe = async (): Promise<void> => {
     const user = `probe-${o.run}-${n++}`;
     const sentAt = performance.now();
-    await prober.send({ topic, messages: [{ key: user, value: JSON.stringify({ user_id: user, event_type: 'purchase', amount: 1, timestamp: '2026-11-25T10:00:00Z' }) }] });
+    await prober.send({
+      topic,
+      messages: [
+        {
+          key: user,
+          value: JSON.stringify({
+            user_id: user,
+            event_type: 'purchase',
+            amount: 1,
+            timestamp: '2026-11-25T10:00:00Z',
+          }),
+        },
+      ],
+    });
     for (;;) {
-      const ok = await fetch(`${base}/points/${user}`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`${base}/points/${user}`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
       if (performance.now() - sentAt > 30_000) throw new Error('a probe event did not show up within 30 s');
       await new Promise((r) => setTimeout(r, 10));
@@ -139,7 +200,10 @@ export async function steadyState(o: { brokers: string; databaseUrl: string; run
   // kcat reports failed deliveries only on stderr: count what the topic holds (the load plus the probes).
   let held = 0;
   for (const n of (await highWatermarks(o.brokers, topic)).values()) held += n;
-  if (held < produced + probes.length) throw new Error(`the topic holds ${held} messages, fewer than the ${produced} produced and ${probes.length} probes`);
+  if (held < produced + probes.length)
+    throw new Error(
+      `the topic holds ${held} messages, fewer than the ${produced} produced and ${probes.length} probes`,
+    );
   const metrics = await (await fetch(`${base}/metrics`)).text();
   await prober.disconnect();
   engine.proc.kill('SIGTERM');
@@ -154,7 +218,12 @@ export async function steadyState(o: { brokers: string; databaseUrl: string; run
     producedPerSec: produced / loadSeconds,
     producer: kcat ? 'kcat' : 'javascript',
     warmupSeconds,
-    freshnessMs: { p50: quantile(fresh, 0.5), p99: quantile(fresh, 0.99), max: fresh[fresh.length - 1] ?? NaN, samples: fresh.length },
+    freshnessMs: {
+      p50: quantile(fresh, 0.5),
+      p99: quantile(fresh, 0.99),
+      max: fresh[fresh.length - 1] ?? NaN,
+      samples: fresh.length,
+    },
     flushSeconds: { p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) },
     lag,
     probes,

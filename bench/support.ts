@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ROOT_DIR } from '../src/stack/paths.js';
+import { ROOT_DIR } from '../tools/stack/paths.js';
 
 export const now = (): number => performance.now();
 
@@ -20,7 +20,10 @@ export function buildEngine(): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT_DIR, stdio: 'inherit' });
 }
 
-export function startEngineChild(env: Record<string, string>, nodeArgs: string[] = []): { proc: ChildProcess; exited: Promise<number | null> } {
+export function startEngineChild(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): { proc: ChildProcess; exited: Promise<number | null> } {
   // ENGINE_NODE_ARGS adds node options to every engine a benchmark starts (nodeArgs to one).
   const extra = [...(process.env.ENGINE_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), ...nodeArgs];
   const proc = spawn(process.execPath, [...extra, '--enable-source-maps', path.join(ROOT_DIR, 'dist/src/main.js')], {
@@ -38,5 +41,9 @@ export function table(rows: Record<string, string | number>[]): string {
   const cols = Object.keys(rows[0]!);
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |`;
-  return [line(cols), `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(cols.map((c) => String(r[c]))))].join('\n');
+  return [
+    line(cols),
+    `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map((r) => line(cols.map((c) => String(r[c])))),
+  ].join('\n');
 }

@@ -1,9 +1,9 @@
 import { loadEngineConfig, ConfigError } from './config/env.js';
 import { startEngine } from './engine.js';
+import { ListenError } from './http/uws-server.js';
 import { createLogger } from './logging/logger.js';
-import { applyStackEnv } from './stack/env-file.js';
+import { errorText } from './errors.js';
 
-applyStackEnv();
 let cfg;
 try {
   cfg = loadEngineConfig();
@@ -32,7 +32,7 @@ startEngine(cfg, log).then(
           process.exit(0);
         },
         (e: unknown) => {
-          log.error({ err: e instanceof Error ? e.message : String(e) }, 'error while stopping');
+          log.error({ err: errorText(e) }, 'error while stopping');
           process.exit(1);
         },
       );
@@ -41,7 +41,12 @@ startEngine(cfg, log).then(
     process.on('SIGINT', () => shutdown('SIGINT'));
   },
   (e: unknown) => {
-    log.fatal({ err: e instanceof Error ? e.message : String(e) }, 'engine failed to start');
+    if (e instanceof ListenError || e instanceof ConfigError) {
+      // A usage error like a bad setting: one plain line and exit 2, as for invalid configuration.
+      console.error(e.message);
+      process.exit(2);
+    }
+    log.fatal({ err: errorText(e) }, 'engine failed to start');
     process.exit(1);
   },
 );

@@ -12,20 +12,6 @@ export interface PackedBatch {
   spans: Int32Array;
 }
 
-export interface RawMessage {
-  offset: number;
-  key: Uint8Array | null | undefined;
-  value: Uint8Array | null | undefined;
-}
-
-export function packBatch(messages: readonly RawMessage[]): PackedBatch {
-  let total = 0;
-  for (const m of messages) total += (m.key?.byteLength ?? 0) + (m.value?.byteLength ?? 0);
-  const b = new BatchBuilder(messages.length, total);
-  for (const m of messages) b.push(m.offset, m.key, m.value);
-  return b.finish();
-}
-
 /**
  * Packs messages as they arrive, so a message waiting for its actor costs its bytes and
  * 40 bytes of index, not a JS object and two Buffers (which, 20k deep on 12 partitions, was

@@ -1,20 +1,27 @@
 import type pg from 'pg';
 import { decodeEvent, type DecodeLimits, type DecodeResult } from '../events/decode.js';
 import type { LoyaltyEvent } from '../events/event.js';
+import { localDayNumber } from '../rules/calendar.js';
 import type { RuleSet } from '../rules/index.js';
+import { backoffMs, sleep } from '../backoff.js';
 import type { PurchaseRecord, UserState } from '../rules/types.js';
 import { eventKey, loadEventFacts, type FactsQuery, type LedgerFact, type RefundTotals } from '../store/event-facts.js';
+import { utcDay } from '../store/ledger-partitions.js';
+import { rulesVersionId } from '../store/rules-versions.js';
 import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, loadUsers, readStoredOffset, type FlushBatch, type FlushOutcome } from '../store/flush.js';
 import { keyAt, valueAt, type PackedBatch } from './batch-codec.js';
 import { UserTable } from './user-table.js';
-import type { Counts, FlushStats } from './protocol.js';
+import { TaskTally } from './task-tally.js';
 
 export interface ActorLimits {
   maxMessageBytes: number;
-  flushMaxEvents: number;
   cacheUsers: number;
+  /** Events older than this (by event time, against the clock) are dead letters `event_too_old`: retention would drop their ledger rows. */
+  ledgerRetentionMs: number;
+  /** Events more than this ahead of the clock are dead letters `event_too_far_ahead`. */
+  ledgerFutureMs: number;
 }
 
 export interface ActorDeps {
@@ -27,15 +34,6 @@ export interface ActorDeps {
 }
 
 const DAY_MS = 86_400_000;
-
-/** The `type:outcome` keys of the event counts, built once each (this runs for every event). */
-const countKeys = new Map<string, Record<string, string>>();
-function countKey(type: string, outcome: string): string {
-  let byOutcome = countKeys.get(type);
-  if (byOutcome === undefined) countKeys.set(type, (byOutcome = {}));
-  return (byOutcome[outcome] ??= `${type}:${outcome}`);
-}
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Owns one partition: applies the rules to its events in offset order against a cache of
@@ -53,15 +51,21 @@ export class PartitionActor {
   private readonly ledger = new CopyBuffer(256 * 1024);
   private readonly deadLetters = new CopyBuffer(1024);
   private pendingEvents = 0;
+  private tally = new TaskTally();
   private readonly scratch: UserState = { balance: 0, lifetimeEarned: 0, earnedToday: 0 };
   /** Given event ids applied since the last flush (Postgres does not have them yet): the duplicate check's memory. */
   private pendingIds = new Set<string>();
   /** Purchases applied since the last flush, for refunds that follow them before a flush. */
-  private pendingPurchases = new Map<string, { amount: number; points: number }>();
+  private pendingPurchases = new Map<string, { amount: number; points: number; eventTimeMs: number }>();
   /** Refund totals per purchase, changed since the last flush (absolute values). */
   private refundTotals = new Map<string, RefundTotals>();
   /** What the ledger said about this batch's event ids (filled per batch). */
   private facts = new Map<string, LedgerFact[]>();
+  /** Purchases this batch's refunds name that the ledger holds only outside the refund window. */
+  private outsideWindow = new Set<string>();
+  /** UTC days of the pending ledger rows: the flush makes sure their partitions exist. */
+  private ledgerDays = new Set<number>();
+  private lastLedgerDay = NaN;
 
   constructor(
     readonly topic: string,
@@ -78,14 +82,22 @@ export class PartitionActor {
     return this.pendingEvents;
   }
 
-  /** Applies a batch; flushes when enough is pending. Returns 'fenced' if a flush found another owner. */
-  async process(batch: PackedBatch, events: Counts, dead: Counts, flushes: FlushStats[]): Promise<'ok' | 'fenced'> {
+  /** What the actor did since the last call: one task's counts and flush, handed back with its result. */
+  takeTally(): TaskTally {
+    const t = this.tally;
+    this.tally = new TaskTally();
+    return t;
+  }
+
+  /** Applies a batch, then commits if told to (the main thread's flush policy decides). Returns 'fenced' if the flush found another owner. */
+  async process(batch: PackedBatch, flushAfter = false): Promise<'ok' | 'fenced'> {
     // One Buffer over the whole batch: keys decode without a view each, values get one view each.
     const buf = Buffer.from(batch.bytes);
     const spans = batch.spans;
     const { limits } = this.deps;
     // One rules version per batch, even if a reload lands while it waits on Postgres.
     const rules = this.deps.rules();
+    const rulesId = await this.retrying('record rules version', () => rulesVersionId(this.deps.pool, rules.version));
     const decodeLimits: DecodeLimits = { maxMessageBytes: limits.maxMessageBytes, maxAmount: rules.maxAmount };
     // Parallel arrays, not an object per message: this loop runs for every event.
     const results: DecodeResult[] = [];
@@ -109,37 +121,58 @@ export class PartitionActor {
       indices.push(i);
     }
     if (missing.size > 0) await this.loadMissing([...missing]);
-    await this.loadFacts(this.factsToLoad(results));
+    await this.loadFacts(this.factsToLoad(results, rules));
 
     const view = new Uint8Array(batch.bytes);
+    const nowMs = Date.now();
     for (let j = 0; j < results.length; j++) {
       const r = results[j]!;
       const i = indices[j]!;
       const offset = batch.offsets[i]!;
       if (r.ok) {
-        if (this.apply(r.event, offset, rules, events)) {
-          const detail = `refund names purchase "${r.event.originalEventId ?? ''}", which this user does not have`;
-          this.deadLetter(offset, 'unknown_purchase', detail, keyAt(batch, view, i), valueAt(batch, view, i), dead, events, r.event.type);
-        }
+        const e = r.event;
+        const refused = this.timeRefusal(e, nowMs) ?? this.apply(e, offset, rules, rulesId);
+        if (refused !== null)
+          this.deadLetter(
+            offset,
+            refused,
+            refusalDetail(refused, e),
+            keyAt(batch, view, i),
+            valueAt(batch, view, i),
+            e.type,
+          );
       } else {
-        this.deadLetter(offset, r.reason, r.detail, keyAt(batch, view, i), valueAt(batch, view, i), dead, events, 'invalid');
+        this.deadLetter(offset, r.reason, r.detail, keyAt(batch, view, i), valueAt(batch, view, i), 'invalid');
       }
       this.pendingEvents++;
       this.nextOffset = offset + 1;
     }
-    if (this.pendingEvents >= limits.flushMaxEvents) {
-      const r = await this.flush(flushes);
-      if (r === 'fenced') return 'fenced';
-    }
+    if (flushAfter && (await this.flush()) === 'fenced') return 'fenced';
     this.evict();
     return 'ok';
   }
 
-  private deadLetter(offset: number, reason: string, detail: string, key: Uint8Array | null, value: Uint8Array | null, dead: Counts, events: Counts, type: string): void {
-    this.deadLetters.append(copyRow([copyText(this.topic), String(this.partition), String(offset), reason, copyText(detail), copyBytea(key), copyBytea(value)]));
-    dead[reason] = (dead[reason] ?? 0) + 1;
-    const k = countKey(type, 'dead_lettered');
-    events[k] = (events[k] ?? 0) + 1;
+  private deadLetter(
+    offset: number,
+    reason: string,
+    detail: string,
+    key: Uint8Array | null,
+    value: Uint8Array | null,
+    type: string,
+  ): void {
+    this.deadLetters.append(
+      copyRow([
+        copyText(this.topic),
+        String(this.partition),
+        String(offset),
+        reason,
+        copyText(detail),
+        copyBytea(key),
+        copyBytea(value),
+      ]),
+    );
+    this.tally.deadLetter(reason);
+    this.tally.event(type, 'dead_lettered');
   }
 
   /**
@@ -147,39 +180,45 @@ export class PartitionActor {
    * refunds name, except those memory already answers (pending since the last flush) and those of
    * users Postgres holds no ledger rows for.
    */
-  private factsToLoad(results: DecodeResult[]): FactsQuery {
-    const q: FactsQuery = { users: [], ids: [], refundUsers: [], refundIds: [] };
-    const seen = new Set<string>();
-    const add = (userId: string, eventId: string, refund: boolean): void => {
+  private factsToLoad(results: DecodeResult[], rules: RuleSet): FactsQuery {
+    const q: FactsQuery = {
+      duplicates: { users: [], ids: [], atMs: [], windowMs: rules.idempotencyWindowMs },
+      purchases: { users: [], ids: [], atMs: [], windowMs: rules.refundWindowMs },
+    };
+    // Per pair and UTC day: the same id at two times of a batch needs both windows read.
+    const seen = [new Set<string>(), new Set<string>()];
+    const add = (userId: string, eventId: string, atMs: number, refund: boolean): void => {
       const k = eventKey(userId, eventId);
       if (this.pendingIds.has(k)) return; // pending purchases are in pendingIds too
-      if (refund) {
-        q.refundUsers.push(userId);
-        q.refundIds.push(eventId);
-      }
-      if (seen.has(k)) return;
-      seen.add(k);
-      q.users.push(userId);
-      q.ids.push(eventId);
+      const s = seen[refund ? 1 : 0]!;
+      const kd = `${k}\u0000${Math.floor(atMs / DAY_MS)}`;
+      if (s.has(kd)) return;
+      s.add(kd);
+      const l = refund ? q.purchases : q.duplicates;
+      l.users.push(userId);
+      l.ids.push(eventId);
+      l.atMs.push(atMs);
     };
     for (const r of results) {
       if (!r.ok) continue;
       const e = r.event;
       if (this.users.inPostgres[this.users.slotOf(e.userId)!] === 0) continue;
-      if (e.eventIdGiven) add(e.userId, e.eventId, false);
-      if (e.originalEventId !== undefined) add(e.userId, e.originalEventId, true);
+      if (e.eventIdGiven) add(e.userId, e.eventId, e.timestampMs, false);
+      if (e.originalEventId !== undefined) add(e.userId, e.originalEventId, e.timestampMs, true);
     }
     return q;
   }
 
   /** One round trip for the pairs memory cannot answer (see factsToLoad). */
   private async loadFacts(q: FactsQuery): Promise<void> {
-    if (q.users.length === 0) {
+    if (q.duplicates.users.length === 0 && q.purchases.users.length === 0) {
       this.facts = new Map();
+      this.outsideWindow = new Set();
       return;
     }
     const loaded = await this.retrying('load event facts', () => loadEventFacts(this.deps.pool, q));
     this.facts = loaded.facts;
+    this.outsideWindow = loaded.outsideWindow;
     for (const [k, v] of loaded.refunds) if (!this.refundTotals.has(k)) this.refundTotals.set(k, v);
   }
 
@@ -192,16 +231,28 @@ export class PartitionActor {
     return false;
   }
 
-  private purchaseFor(userId: string, originalEventId: string): PurchaseRecord | undefined {
-    const key = eventKey(userId, originalEventId);
+  /** The purchase a refund names, or why there is none to refund: unknown, or further from the refund than refund_window. */
+  private purchaseFor(
+    refund: LoyaltyEvent,
+    windowMs: number,
+  ): PurchaseRecord | 'unknown_purchase' | 'refund_window_passed' {
+    const originalEventId = refund.originalEventId ?? '';
+    const key = eventKey(refund.userId, originalEventId);
     let base = this.pendingPurchases.get(key);
     if (base === undefined) {
       const f = this.facts.get(key)?.find((x) => x.eventType === 'purchase' && x.status === 'applied');
-      if (f !== undefined) base = { amount: f.amount, points: f.points };
+      if (f !== undefined) base = { amount: f.amount, points: f.points, eventTimeMs: f.eventTimeMs };
     }
-    if (base === undefined) return undefined;
+    if (base === undefined) return this.outsideWindow.has(key) ? 'refund_window_passed' : 'unknown_purchase';
+    if (Math.abs(refund.timestampMs - base.eventTimeMs) > windowMs) return 'refund_window_passed';
     const t = this.refundTotals.get(key);
-    return { eventId: originalEventId, amount: base.amount, pointsEarned: base.points, pointsRefunded: t?.pointsRefunded ?? 0, amountRefunded: t?.amountRefunded ?? 0 };
+    return {
+      eventId: originalEventId,
+      amount: base.amount,
+      pointsEarned: base.points,
+      pointsRefunded: t?.pointsRefunded ?? 0,
+      amountRefunded: t?.amountRefunded ?? 0,
+    };
   }
 
   private async loadMissing(userIds: string[]): Promise<void> {
@@ -209,8 +260,21 @@ export class PartitionActor {
     for (const id of userIds) this.users.add(id, stored.get(id));
   }
 
-  /** Applies one event to its user; returns true when it is a refund of an unknown purchase (a dead letter). */
-  private apply(event: LoyaltyEvent, offset: number, rules: RuleSet, events: Counts): boolean {
+  /** Why an event's time is refused (a dead letter), or null: its ledger row must fit the partitions retention keeps. */
+  private timeRefusal(e: LoyaltyEvent, nowMs: number): 'event_too_old' | 'event_too_far_ahead' | null {
+    const { ledgerRetentionMs, ledgerFutureMs } = this.deps.limits;
+    if (e.timestampMs < nowMs - ledgerRetentionMs) return 'event_too_old';
+    if (e.timestampMs > nowMs + ledgerFutureMs) return 'event_too_far_ahead';
+    return null;
+  }
+
+  /** Applies one event to its user; returns null, or the reason a refund is a dead letter (no purchase to take back from). */
+  private apply(
+    event: LoyaltyEvent,
+    offset: number,
+    rules: RuleSet,
+    rulesId: number,
+  ): 'unknown_purchase' | 'refund_window_passed' | null {
     const t = this.users;
     const s = t.slotOf(event.userId)!;
     const key = event.eventIdGiven ? eventKey(event.userId, event.eventId) : '';
@@ -221,14 +285,16 @@ export class PartitionActor {
       status = 'duplicate';
       reason = 'repeated_event_id';
     } else {
-      const day = Math.floor((event.timestampMs + event.utcOffsetMinutes * 60_000) / DAY_MS);
+      const day = localDayNumber(event.timestampMs, event.utcOffsetMinutes);
       const st = this.scratch;
       st.balance = t.balance[s]!;
       st.lifetimeEarned = t.lifetimeEarned[s]!;
       st.earnedToday = day === t.earnedDay[s] ? t.earnedToday[s]! : 0;
-      const purchase = event.type === 'refund' ? this.purchaseFor(event.userId, event.originalEventId ?? '') : undefined;
+      const found = event.type === 'refund' ? this.purchaseFor(event, rules.refundWindowMs) : undefined;
+      if (typeof found === 'string') return found;
+      const purchase = found;
       const outcome = rules.evaluate(event, st, purchase);
-      if (outcome.kind === 'rejected' && outcome.reason === 'unknown_purchase') return true;
+      if (outcome.kind === 'rejected' && outcome.reason === 'unknown_purchase') return 'unknown_purchase';
       if (outcome.kind === 'applied') {
         status = 'applied';
         points = outcome.delta;
@@ -244,7 +310,12 @@ export class PartitionActor {
           }
           t.earnedToday[s]! += outcome.earnedDelta;
         }
-        if (event.type === 'purchase' && event.eventIdGiven) this.pendingPurchases.set(key, { amount: event.amount, points: outcome.delta });
+        if (event.type === 'purchase' && event.eventIdGiven)
+          this.pendingPurchases.set(key, {
+            amount: event.amount,
+            points: outcome.delta,
+            eventTimeMs: event.timestampMs,
+          });
         if (event.type === 'refund' && purchase !== undefined) {
           this.refundTotals.set(eventKey(event.userId, purchase.eventId), {
             amountRefunded: purchase.amountRefunded + event.amount,
@@ -263,22 +334,29 @@ export class PartitionActor {
       this.dirtyUsers.push(s);
     }
     t.lastOffset[s] = offset;
+    // Columns in LEDGER_COLUMNS order (fixed-width first, see sql/003).
     this.ledger.append(
-      `${copyText(this.topic)}\t${this.partition}\t${offset}\t${copyText(event.eventId)}\t${event.userId}\t${event.type}\t${points}\t${t.balance[s]}\t${status}\t${reason}\t${event.timestamp}\t${rules.version}\t${event.amount}\t${copyText(event.originalEventId)}\n`,
+      `${event.timestamp}\t${offset}\t${points}\t${t.balance[s]}\t${this.partition}\t${rulesId}\t${event.type}\t${status}\t${event.userId}\t${copyText(event.eventId)}\t${event.amount}\t${copyText(event.originalEventId)}\t${reason}\n`,
     );
-    const k = countKey(event.type, status);
-    events[k] = (events[k] ?? 0) + 1;
-    return false;
+    const day = utcDay(event.timestampMs);
+    if (day !== this.lastLedgerDay) {
+      this.ledgerDays.add(day);
+      this.lastLedgerDay = day;
+    }
+    this.tally.event(event.type, status);
+    return null;
   }
 
   /** Commits everything pending with the new offset; on a fence, drops all state and starts over at the stored offset. */
-  async flush(flushes: FlushStats[]): Promise<'ok' | 'fenced'> {
+  async flush(): Promise<'ok' | 'fenced'> {
     if (this.nextOffset === this.committedOffset && this.pendingEvents === 0) return 'ok';
     const started = performance.now();
     const deltas: string[] = [];
     const t = this.users;
     for (const s of this.dirtyUsers) {
-      deltas.push(`${t.ids[s]}\t${t.deltaPoints[s]}\t${t.deltaEarned[s]}\t${t.earnedDay[s]}\t${t.earnedToday[s]}\t${t.lastOffset[s]}\n`);
+      deltas.push(
+        `${t.ids[s]}\t${t.deltaPoints[s]}\t${t.deltaEarned[s]}\t${t.earnedDay[s]}\t${t.earnedToday[s]}\t${t.lastOffset[s]}\n`,
+      );
     }
     const batch: FlushBatch = {
       topic: this.topic,
@@ -288,6 +366,7 @@ export class PartitionActor {
       owner: this.deps.owner,
       deltas: deltas.join(''),
       ledger: this.ledger.bytes(),
+      ledgerDays: [...this.ledgerDays],
       deadLetters: this.deadLetters.bytes(),
       refunds: [...this.refundTotals].map(([k, t]) => {
         const [userId = '', eventId = ''] = k.split('\u0000');
@@ -299,13 +378,12 @@ export class PartitionActor {
       this.reset(outcome.storedOffset ?? 0);
       return 'fenced';
     }
-    flushes.push({ seconds: (performance.now() - started) / 1000, events: this.pendingEvents, users: this.dirtyUsers.length });
-    for (const s of this.dirtyUsers) {
-      t.dirty[s] = 0;
-      t.inPostgres[s] = 1;
-      t.deltaPoints[s] = 0;
-      t.deltaEarned[s] = 0;
-    }
+    this.tally.flush = {
+      seconds: (performance.now() - started) / 1000,
+      events: this.pendingEvents,
+      users: this.dirtyUsers.length,
+    };
+    for (const s of this.dirtyUsers) t.markFlushed(s);
     this.dirtyUsers = [];
     this.ledger.reset();
     this.deadLetters.reset();
@@ -326,8 +404,10 @@ export class PartitionActor {
         return await flushToPostgres(this.deps.pool, batch);
       } catch (e) {
         this.deps.onRetry(`flush ${this.topic}/${this.partition}`, e, attempt);
-        await sleep(backoffMs(attempt));
-        const stored = await this.retrying(`read offset ${this.topic}/${this.partition}`, () => readStoredOffset(this.deps.pool, batch.topic, batch.partition));
+        await sleep(backoffMs(attempt, { baseMs: 100 }));
+        const stored = await this.retrying(`read offset ${this.topic}/${this.partition}`, () =>
+          readStoredOffset(this.deps.pool, batch.topic, batch.partition),
+        );
         if (stored === batch.newOffset) return { kind: 'committed' };
         if (stored !== batch.expectedOffset) return { kind: 'fenced', storedOffset: stored };
       }
@@ -340,13 +420,15 @@ export class PartitionActor {
         return await fn();
       } catch (e) {
         this.deps.onRetry(what, e, attempt);
-        await sleep(backoffMs(attempt));
+        await sleep(backoffMs(attempt, { baseMs: 100 }));
       }
     }
   }
 
   /** After a commit (or a reset) Postgres is the memory: these only cover what it did not have. */
   private clearPendingFacts(): void {
+    this.ledgerDays.clear();
+    this.lastLedgerDay = NaN;
     this.pendingIds.clear();
     this.pendingPurchases.clear();
     this.refundTotals.clear();
@@ -370,6 +452,15 @@ export class PartitionActor {
   }
 }
 
-function backoffMs(attempt: number): number {
-  return Math.min(5000, 50 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+function refusalDetail(reason: string, e: LoyaltyEvent): string {
+  switch (reason) {
+    case 'unknown_purchase':
+      return `refund names purchase "${e.originalEventId ?? ''}", which this user does not have`;
+    case 'refund_window_passed':
+      return `refund names purchase "${e.originalEventId ?? ''}", which lies further from the refund than refund_window`;
+    case 'event_too_old':
+      return `event time ${e.timestamp} is older than LEDGER_RETENTION: its ledger row would already be dropped`;
+    default:
+      return `event time ${e.timestamp} is further ahead of the clock than LEDGER_FUTURE_LIMIT`;
+  }
 }

@@ -1,4 +1,5 @@
 import type { PackedBatch } from './batch-codec.js';
+import type { EventCounts } from './task-tally.js';
 
 /**
  * The one channel between the consumer (main thread) and partition actors (worker threads).
@@ -15,12 +16,10 @@ export interface ActorAddress {
 
 export type ActorTask =
   | ({ op: 'open' } & ActorAddress)
-  | ({ op: 'process'; batch: PackedBatch } & ActorAddress)
+  /** `flush`: commit after applying the batch (the main thread's flush policy decided). */
+  | ({ op: 'process'; batch: PackedBatch; flush: boolean } & ActorAddress)
   | ({ op: 'flush' } & ActorAddress)
   | ({ op: 'close'; flush: boolean } & ActorAddress);
-
-/** Counts keyed "type:outcome" (events) or reason (dead letters), for the main thread's metrics. */
-export type Counts = Record<string, number>;
 
 export interface FlushStats {
   seconds: number;
@@ -37,7 +36,10 @@ export interface ActorResult {
   committedOffset: number;
   /** Events applied in memory but not yet committed. */
   pending: number;
-  events: Counts;
-  deadLetters: Counts;
-  flushes: FlushStats[];
+  /** Events by type, then outcome. */
+  events: EventCounts;
+  /** Dead letters by reason. */
+  deadLetters: Record<string, number>;
+  /** The task's flush, if it committed one. */
+  flush: FlushStats | null;
 }

@@ -63,6 +63,14 @@ export class UserTable {
     return s;
   }
 
+  /** After a commit: the user's deltas are in Postgres, so it is clean and has rows there. */
+  markFlushed(s: number): void {
+    this.dirty[s] = 0;
+    this.inPostgres[s] = 1;
+    this.deltaPoints[s] = 0;
+    this.deltaEarned[s] = 0;
+  }
+
   /** Drops the oldest clean users (insertion order) until at most `target` remain. */
   evictClean(target: number): void {
     for (const [id, s] of this.slots) {

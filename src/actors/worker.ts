@@ -4,7 +4,8 @@ import { createLogger } from '../logging/logger.js';
 import { defaultRuleSet, parseRules, type RuleSet } from '../rules/index.js';
 import { openPartitionOffset } from '../store/flush.js';
 import { PartitionActor, type ActorLimits } from './partition-actor.js';
-import type { ActorResult, ActorTask, Counts, FlushStats } from './protocol.js';
+import type { ActorResult, ActorTask } from './protocol.js';
+import { errorText } from '../errors.js';
 
 /** What the main thread passes to every worker at start. */
 export interface WorkerSettings {
@@ -18,8 +19,18 @@ export interface WorkerSettings {
 }
 
 const settings = workerData as WorkerSettings;
+/** Far above any healthy flush statement (well under a second), far below "forever". */
+const FLUSH_STATEMENT_TIMEOUT_MS = 60_000;
 const log = createLogger(settings.logLevel, { thread: 'actor-worker' });
-const pool = new pg.Pool({ connectionString: settings.databaseUrl, max: settings.dbPoolSize, application_name: 'loyalty-engine' });
+const pool = new pg.Pool({
+  connectionString: settings.databaseUrl,
+  max: settings.dbPoolSize,
+  application_name: 'loyalty-engine',
+  // An engine cut off mid-flush leaves its transaction open, holding the partition's offset row: the next
+  // owner could not even open the partition. Postgres ends such a transaction after this, whatever the network.
+  options: `-c statement_timeout=${FLUSH_STATEMENT_TIMEOUT_MS} -c idle_in_transaction_session_timeout=${FLUSH_STATEMENT_TIMEOUT_MS}`,
+  keepAlive: true,
+});
 // A dropped connection must not crash the worker: the actor's retry loop handles it.
 pool.on('error', (e) => log.warn({ err: e.message }, 'idle postgres connection failed'));
 
@@ -28,27 +39,25 @@ const actors = new Map<string, PartitionActor>();
 const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 function onRetry(what: string, error: unknown, attempt: number): void {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorText(error);
   if (attempt === 1 || attempt % 10 === 0) log.warn({ attempt, err: message }, `${what} failed; retrying with backoff`);
 }
 
-function result(actor: PartitionActor | undefined, status: ActorResult['status'], events: Counts, deadLetters: Counts, flushes: FlushStats[]): ActorResult {
+function result(actor: PartitionActor | undefined, status: ActorResult['status']): ActorResult {
+  const tally = actor?.takeTally();
   return {
     status,
     nextOffset: actor?.nextOffset ?? -1,
     committedOffset: actor?.committedOffset ?? -1,
     pending: actor?.pending ?? 0,
-    events,
-    deadLetters,
-    flushes,
+    events: tally?.events ?? {},
+    deadLetters: tally?.deadLetters ?? {},
+    flush: tally?.flush ?? null,
   };
 }
 
 /** Piscina's entry point: one task for one partition actor at a time (the main thread serialises per partition). */
 export default async function handle(task: ActorTask): Promise<ActorResult> {
-  const events: Counts = {};
-  const dead: Counts = {};
-  const flushes: FlushStats[] = [];
   const key = keyOf(task.topic, task.partition);
   if (task.rules !== undefined && task.rules.version !== rules.version) {
     // Validated by the main thread already; compiled once per thread.
@@ -65,22 +74,22 @@ export default async function handle(task: ActorTask): Promise<ActorResult> {
       onRetry,
     });
     actors.set(key, actor);
-    return result(actor, 'ok', events, dead, flushes);
+    return result(actor, 'ok');
   }
   const actor = actors.get(key);
-  if (actor === undefined || actor.epoch !== task.epoch) return result(undefined, 'unknown', events, dead, flushes);
+  if (actor === undefined || actor.epoch !== task.epoch) return result(undefined, 'unknown');
   let status: 'ok' | 'fenced' = 'ok';
   switch (task.op) {
     case 'process':
-      status = await actor.process(task.batch, events, dead, flushes);
+      status = await actor.process(task.batch, task.flush);
       break;
     case 'flush':
-      status = await actor.flush(flushes);
+      status = await actor.flush();
       break;
     case 'close':
-      if (task.flush) status = await actor.flush(flushes);
+      if (task.flush) status = await actor.flush();
       actors.delete(key);
       break;
   }
-  return result(actor, status, events, dead, flushes);
+  return result(actor, status);
 }

@@ -1,4 +1,5 @@
-import { EVENT_TYPES, type EventType, type LineItem, type LoyaltyEvent } from './event.js';
+import { EVENT_TYPES, USER_ID, USER_ID_RULE, type EventType, type LineItem, type LoyaltyEvent } from './event.js';
+import { errorText } from '../errors.js';
 
 /** Why a message went to the dead letters; also the `reason` label of the counter. */
 export type DeadLetterReason =
@@ -11,7 +12,11 @@ export type DeadLetterReason =
   | 'key_mismatch'
   | 'invalid_amount'
   | 'invalid_timestamp'
-  | 'unknown_purchase';
+  | 'unknown_purchase'
+  // Decided by the actor, not the decoder: an event whose ledger row retention would not keep, or a refund too late.
+  | 'event_too_old'
+  | 'event_too_far_ahead'
+  | 'refund_window_passed';
 
 export type DecodeResult = { ok: true; event: LoyaltyEvent } | { ok: false; reason: DeadLetterReason; detail: string };
 
@@ -29,7 +34,6 @@ export interface MessageCoordinates {
   key: string | null;
 }
 
-const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -55,11 +59,16 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  */
 export function parseTimestamp(text: string): { ms: number; offsetMinutes: number } | null {
   if (text.length < 20 || text.length > 35) return null;
-  const year = digits(text, 0, 4), month = digits(text, 5, 2), day = digits(text, 8, 2);
-  const hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
+  const year = digits(text, 0, 4),
+    month = digits(text, 5, 2),
+    day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2),
+    minute = digits(text, 14, 2),
+    second = digits(text, 17, 2);
   if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return null;
   const t = text.charCodeAt(10);
-  if (text[4] !== '-' || text[7] !== '-' || (t !== 84 && t !== 116) || text[13] !== ':' || text[16] !== ':') return null;
+  if (text[4] !== '-' || text[7] !== '-' || (t !== 84 && t !== 116) || text[13] !== ':' || text[16] !== ':')
+    return null;
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return null;
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return null;
@@ -79,7 +88,8 @@ export function parseTimestamp(text: string): { ms: number; offsetMinutes: numbe
     if (at + 1 !== text.length) return null;
   } else if (z === '+' || z === '-') {
     if (at + 6 !== text.length || text[at + 3] !== ':') return null;
-    const oH = digits(text, at + 1, 2), oM = digits(text, at + 4, 2);
+    const oH = digits(text, at + 1, 2),
+      oM = digits(text, at + 4, 2);
     if (oH < 0 || oM < 0 || oH > 23 || oM > 59) return null;
     offsetMinutes = (z === '-' ? -1 : 1) * (oH * 60 + oM);
   } else {
@@ -88,7 +98,9 @@ export function parseTimestamp(text: string): { ms: number; offsetMinutes: numbe
   // A leap second (:60) counts as :59 of the same minute. Date.UTC reads years 0-99 as 1900-1999:
   // shift by 400 years (exactly 146,097 days) and back.
   const shift = year < 100 ? 400 : 0;
-  const localMs = Date.UTC(year + shift, month - 1, day, hour, minute, Math.min(second, 59), millis) - (shift ? 146_097 * 86_400_000 : 0);
+  const localMs =
+    Date.UTC(year + shift, month - 1, day, hour, minute, Math.min(second, 59), millis) -
+    (shift ? 146_097 * 86_400_000 : 0);
   return { ms: localMs - offsetMinutes * 60_000, offsetMinutes };
 }
 
@@ -123,32 +135,43 @@ function decodeItems(v: unknown, maxAmount: number): LineItem[] | undefined | nu
  */
 export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, limits: DecodeLimits): DecodeResult {
   if (value === null || value.length === 0) return fail('empty_value', 'message has no value');
-  if (value.length > limits.maxMessageBytes) return fail('oversized', `${value.length} bytes > ${limits.maxMessageBytes}`);
+  if (value.length > limits.maxMessageBytes)
+    return fail('oversized', `${value.length} bytes > ${limits.maxMessageBytes}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(utf8.decode(value));
   } catch (e) {
-    return fail('malformed_json', e instanceof Error ? e.message.slice(0, 200) : 'not JSON');
+    return fail('malformed_json', errorText(e, 200));
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('invalid_schema', 'not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return fail('invalid_schema', 'not a JSON object');
   const o = parsed as Record<string, unknown>;
 
   const type = o.event_type;
   if (typeof type !== 'string') return fail('invalid_schema', 'event_type must be a string');
-  if (!TYPES.has(type)) return fail('unknown_type', `event_type "${type.slice(0, 64)}" is not one of ${EVENT_TYPES.join(', ')}`);
+  if (!TYPES.has(type))
+    return fail('unknown_type', `event_type "${type.slice(0, 64)}" is not one of ${EVENT_TYPES.join(', ')}`);
 
   const userId = o.user_id;
-  if (typeof userId !== 'string' || !USER_ID.test(userId)) return fail('invalid_user_id', 'user_id must be 1-128 characters of [A-Za-z0-9._:@-]');
+  if (typeof userId !== 'string' || !USER_ID.test(userId)) return fail('invalid_user_id', USER_ID_RULE);
   // Keys decide partitions, and partitions decide who owns a user's balance: a mismatch would split a user across owners.
-  if (at.key !== userId) return fail('key_mismatch', `Kafka key ${at.key === null ? 'is missing' : `"${at.key.slice(0, 64)}"`} but user_id is "${userId}"`);
+  if (at.key !== userId)
+    return fail(
+      'key_mismatch',
+      `Kafka key ${at.key === null ? 'is missing' : `"${at.key.slice(0, 64)}"`} but user_id is "${userId}"`,
+    );
 
   const amount = o.amount;
-  if (typeof amount !== 'number' || !Number.isFinite(amount)) return fail('invalid_amount', 'amount must be a finite number');
+  if (typeof amount !== 'number' || !Number.isFinite(amount))
+    return fail('invalid_amount', 'amount must be a finite number');
   if (type === 'adjust') {
-    if (!Number.isInteger(amount) || Math.abs(amount) >= limits.maxAmount) return fail('invalid_amount', `adjust amount must be a whole number with |amount| < ${limits.maxAmount}`);
+    if (!Number.isInteger(amount) || Math.abs(amount) >= limits.maxAmount)
+      return fail('invalid_amount', `adjust amount must be a whole number with |amount| < ${limits.maxAmount}`);
   } else {
-    if (amount < 0 || amount >= limits.maxAmount) return fail('invalid_amount', `amount must be >= 0 and < ${limits.maxAmount}`);
-    if (type === 'redeem' && !Number.isInteger(amount)) return fail('invalid_amount', 'redeem amount is points: a whole number');
+    if (amount < 0 || amount >= limits.maxAmount)
+      return fail('invalid_amount', `amount must be >= 0 and < ${limits.maxAmount}`);
+    if (type === 'redeem' && !Number.isInteger(amount))
+      return fail('invalid_amount', 'redeem amount is points: a whole number');
   }
 
   const timestamp = o.timestamp;
@@ -160,7 +183,8 @@ export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, li
   if (eventIdRaw === null) return fail('invalid_schema', 'event_id must be a string of 1-256 characters without NUL');
   const category = optionalString(o, 'category');
   const sku = optionalString(o, 'sku');
-  if (category === null || sku === null) return fail('invalid_schema', 'category and sku must be strings of 1-256 characters without NUL');
+  if (category === null || sku === null)
+    return fail('invalid_schema', 'category and sku must be strings of 1-256 characters without NUL');
   const items = decodeItems(o.items, limits.maxAmount);
   if (items === null) return fail('invalid_schema', 'items must be a non-empty array of {amount, category?, sku?}');
 

@@ -32,3 +32,7 @@ export interface LoyaltyEvent {
   /** adjust only: why points were changed by hand. */
   reason?: string;
 }
+
+/** What a user id may be, in events and in API paths alike. */
+export const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+export const USER_ID_RULE = 'user_id must be 1-128 characters of [A-Za-z0-9._:@-]';

@@ -2,12 +2,12 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { decodeEvent, type DecodeLimits } from '../events/decode.js';
+import { USER_ID, USER_ID_RULE } from '../events/event.js';
 import { BalanceReader } from '../store/balance-reader.js';
 import openapi from './openapi.json' with { type: 'json' };
 import { errorJson, json, type Request, type Response, type Route } from './uws-server.js';
+import { errorText } from '../errors.js';
 
-const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
-const USER_ID_RULE = 'user_id must be 1-128 characters of [A-Za-z0-9._:@-]';
 /** POST /events reads at most this much; a larger body is answered 413 without being buffered. */
 export const MAX_EVENT_BODY_BYTES = 64 * 1024;
 export const HISTORY_DEFAULT_LIMIT = 50;
@@ -52,7 +52,9 @@ function userIdParam(req: Request): string | null {
 
 /** Postgres did not answer: 503, so clients and probes can tell it from a bug. */
 const databaseUnavailable = (e: unknown): Response =>
-  errorJson(503, 'database_unavailable', `the database did not answer (${e instanceof Error ? e.message.slice(0, 200) : 'error'})`, { headers: { 'retry-after': '1' } });
+  errorJson(503, 'database_unavailable', `the database did not answer (${errorText(e, 200)})`, {
+    headers: { 'retry-after': '1' },
+  });
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -63,7 +65,9 @@ function bearerCheck(token: string | undefined): (req: Request) => Response | un
   return (req) => {
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.header('authorization'));
     if (m !== null && timingSafeEqual(digest(m[1]!), want)) return undefined;
-    return errorJson(401, 'unauthorized', m === null ? 'send Authorization: Bearer <token>' : 'wrong token', { headers: { 'www-authenticate': 'Bearer' } });
+    return errorJson(401, 'unauthorized', m === null ? 'send Authorization: Bearer <token>' : 'wrong token', {
+      headers: { 'www-authenticate': 'Bearer' },
+    });
   };
 }
 
@@ -88,12 +92,24 @@ function historyQuery(raw: string): Query {
   let limit = HISTORY_DEFAULT_LIMIT;
   if (limitText.length > 0) {
     limit = /^[0-9]{1,4}$/.test(limitText[0]!) && limitText.length === 1 ? Number(limitText[0]) : NaN;
-    if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT)) return { ok: false, res: errorJson(400, 'bad_limit', `limit must be one whole number from 1 to ${HISTORY_MAX_LIMIT}`) };
+    if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT))
+      return {
+        ok: false,
+        res: errorJson(400, 'bad_limit', `limit must be one whole number from 1 to ${HISTORY_MAX_LIMIT}`),
+      };
   }
   let before: number | null = null;
   if (beforeText.length > 0) {
     before = /^[0-9]{1,16}$/.test(beforeText[0]!) && beforeText.length === 1 ? Number(beforeText[0]) : NaN;
-    if (!Number.isSafeInteger(before)) return { ok: false, res: errorJson(400, 'bad_before', 'before must be one Kafka offset (a whole number >= 0), as given by next_before') };
+    if (!Number.isSafeInteger(before))
+      return {
+        ok: false,
+        res: errorJson(
+          400,
+          'bad_before',
+          'before must be one Kafka offset (a whole number >= 0), as given by next_before',
+        ),
+      };
   }
   return { ok: true, limit, before };
 }
@@ -113,10 +129,11 @@ interface LedgerRow {
 
 // A user's events all live in one partition (key = user_id), so the offset alone orders them; ordering by
 // (partition, kafka_offset DESC) follows the index (user_id, partition, kafka_offset DESC) with no sort.
-const HISTORY_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, rules_version
-  FROM point_transactions WHERE user_id = $1 ORDER BY partition, kafka_offset DESC LIMIT $2`;
-const HISTORY_BEFORE_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, rules_version
-  FROM point_transactions WHERE user_id = $1 AND kafka_offset < $3 ORDER BY partition, kafka_offset DESC LIMIT $2`;
+// The ledger keeps a rules version's id; its text is in rules_versions.
+const HISTORY_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, v.version AS rules_version
+  FROM point_transactions t JOIN rules_versions v ON v.id = t.rules_version_id WHERE user_id = $1 ORDER BY partition, kafka_offset DESC LIMIT $2`;
+const HISTORY_BEFORE_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, v.version AS rules_version
+  FROM point_transactions t JOIN rules_versions v ON v.id = t.rules_version_id WHERE user_id = $1 AND kafka_offset < $3 ORDER BY partition, kafka_offset DESC LIMIT $2`;
 
 /**
  * Balances and history come from Postgres, so a read that follows a flush's commit always sees it
@@ -170,7 +187,10 @@ export function engineRoutes(d: RouteDeps): Route[] {
               ? await d.pool.query<LedgerRow>(HISTORY_SQL, [userId, q.limit + 1])
               : await d.pool.query<LedgerRow>(HISTORY_BEFORE_SQL, [userId, q.limit + 1, q.before]);
           // No rows: an unknown user (404), or a known one past the end of the ledger (an empty page).
-          if (r.rows.length === 0 && (await d.pool.query('SELECT 1 FROM balances WHERE user_id = $1', [userId])).rows.length === 0) {
+          if (
+            r.rows.length === 0 &&
+            (await d.pool.query('SELECT 1 FROM balances WHERE user_id = $1', [userId])).rows.length === 0
+          ) {
             return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
           }
         } catch (e) {
@@ -210,26 +230,40 @@ export function engineRoutes(d: RouteDeps): Route[] {
         try {
           parsed = JSON.parse(utf8.decode(req.body));
         } catch (e) {
-          return invalid('malformed_json', e instanceof Error ? e.message.slice(0, 200) : 'not JSON');
+          return invalid('malformed_json', errorText(e, 200));
         }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return invalid('invalid_schema', 'not a JSON object');
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+          return invalid('invalid_schema', 'not a JSON object');
         const o = parsed as Record<string, unknown>;
         // The client may retry a request whose answer it lost: an id of the client's own makes the retry a
         // duplicate that the engine recognises. Without one, we name the event here and say the name.
         let value = req.body;
-        if (o.event_id === undefined || o.event_id === null) value = Buffer.from(JSON.stringify({ ...o, event_id: randomUUID() }));
+        if (o.event_id === undefined || o.event_id === null)
+          value = Buffer.from(JSON.stringify({ ...o, event_id: randomUUID() }));
         // The engine's own decoder, on the very bytes that will be produced, with the key they will carry.
-        const decoded = decodeEvent(value, { topic: 'http', partition: 0, offset: 0, key: typeof o.user_id === 'string' ? o.user_id : null }, limits);
+        const decoded = decodeEvent(
+          value,
+          { topic: 'http', partition: 0, offset: 0, key: typeof o.user_id === 'string' ? o.user_id : null },
+          limits,
+        );
         if (!decoded.ok) return invalid(decoded.reason, decoded.detail);
         const { eventId, userId } = decoded.event;
-        if (!d.events) return errorJson(503, 'kafka_unavailable', 'this server has no Kafka producer', { fields: { event_id: eventId } });
+        if (!d.events)
+          return errorJson(503, 'kafka_unavailable', 'this server has no Kafka producer', {
+            fields: { event_id: eventId },
+          });
         try {
           await d.events.publish(userId, value);
         } catch (e) {
-          return errorJson(503, 'kafka_unavailable', `not acknowledged by Kafka (${e instanceof Error ? e.message.slice(0, 200) : 'error'}); retry with the same event_id`, {
-            headers: { 'retry-after': '1' },
-            fields: { event_id: eventId },
-          });
+          return errorJson(
+            503,
+            'kafka_unavailable',
+            `not acknowledged by Kafka (${errorText(e, 200)}); retry with the same event_id`,
+            {
+              headers: { 'retry-after': '1' },
+              fields: { event_id: eventId },
+            },
+          );
         }
         return json(202, { event_id: eventId });
       },
@@ -250,6 +284,11 @@ export function engineRoutes(d: RouteDeps): Route[] {
       name: '/metrics',
       handler: async () => ({ status: 200, contentType: d.registry.contentType, body: await d.registry.metrics() }),
     },
-    { method: 'get', pattern: '/openapi.json', name: '/openapi.json', handler: () => ({ status: 200, contentType: 'application/json', body: OPENAPI_BODY }) },
+    {
+      method: 'get',
+      pattern: '/openapi.json',
+      name: '/openapi.json',
+      handler: () => ({ status: 200, contentType: 'application/json', body: OPENAPI_BODY }),
+    },
   ];
 }

@@ -1,5 +1,6 @@
 // The only module that touches uWebSockets.js: the rest of the code sees plain requests and responses.
 import uWS from 'uWebSockets.js';
+import { errorText } from '../errors.js';
 
 export interface Request {
   method: string;
@@ -37,21 +38,59 @@ export interface Route {
   beforeBody?: (req: Request) => Response | undefined;
 }
 
+/** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (declared as an ambient enum in its typings, so not importable as a value). */
+const LISTEN_EXCLUSIVE_PORT = 1;
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (socket: uWS.us_listen_socket | false) => void,
+) => void;
+
+/** The port is taken (by anything, including another engine) or the host is not an address of this machine. */
+export class ListenError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(
+      `cannot listen on ${host}:${port}: the port is in use or the address is not this machine's; set HTTP_PORT (or HTTP_HOST)`,
+    );
+  }
+}
+
 export interface HttpServer {
   port: number;
   close: () => void;
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
+  200: '200 OK',
+  202: '202 Accepted',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
 };
 
 /** Recorded for requests whose client went away before the answer (nginx's "client closed request"). */
 export const ABORTED_STATUS = 499;
 
-export const json = (status: number, value: unknown): Response => ({ status, contentType: 'application/json', body: JSON.stringify(value) });
-export const errorJson = (status: number, error: string, detail: string, extra?: { headers?: Record<string, string>; fields?: Record<string, unknown> }): Response => {
+export const json = (status: number, value: unknown): Response => ({
+  status,
+  contentType: 'application/json',
+  body: JSON.stringify(value),
+});
+export const errorJson = (
+  status: number,
+  error: string,
+  detail: string,
+  extra?: { headers?: Record<string, string>; fields?: Record<string, unknown> },
+): Response => {
   const out = json(status, { error, detail, ...extra?.fields });
   if (extra?.headers) out.headers = extra.headers;
   return out;
@@ -62,7 +101,9 @@ const EMPTY = Buffer.alloc(0);
 /** Writes a whole answer. `res` must not have been answered or aborted. */
 function write(res: uWS.HttpResponse, out: Response, closeConnection: boolean): void {
   res.cork(() => {
-    res.writeStatus(STATUS_TEXT[out.status] ?? String(out.status)).writeHeader('content-type', out.contentType ?? 'application/json');
+    res
+      .writeStatus(STATUS_TEXT[out.status] ?? String(out.status))
+      .writeHeader('content-type', out.contentType ?? 'application/json');
     if (out.headers) for (const [k, v] of Object.entries(out.headers)) res.writeHeader(k, v);
     res.end(out.body, closeConnection);
   });
@@ -114,7 +155,7 @@ export function startHttpServer(
         observe(route.name, out.status, (performance.now() - started) / 1000);
         write(res, out, closeConnection);
       };
-      const fail = (e: unknown): void => send(errorJson(500, 'internal', e instanceof Error ? e.message : 'error'));
+      const fail = (e: unknown): void => send(errorJson(500, 'internal', errorText(e)));
       const run = (): void => {
         try {
           const out = route.handler(request);
@@ -133,7 +174,10 @@ export function startHttpServer(
       const early = route.beforeBody?.(request);
       if (early) return send(early, bodyFollows);
       if (declared !== undefined && Number(declared) > limit) {
-        return send(errorJson(413, 'payload_too_large', `body is ${declared} bytes; at most ${limit} are accepted`), true);
+        return send(
+          errorJson(413, 'payload_too_large', `body is ${declared} bytes; at most ${limit} are accepted`),
+          true,
+        );
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -154,7 +198,11 @@ export function startHttpServer(
   for (const [pattern, { name, methods }] of methodsByPattern) {
     app.any(pattern, (res) => {
       observe(name, 405, 0);
-      write(res, errorJson(405, 'method_not_allowed', `use ${methods.join(' or ')}`, { headers: { allow: methods.join(', ') } }), false);
+      write(
+        res,
+        errorJson(405, 'method_not_allowed', `use ${methods.join(' or ')}`, { headers: { allow: methods.join(', ') } }),
+        false,
+      );
     });
   }
   app.any('/*', (res) => {
@@ -163,8 +211,10 @@ export function startHttpServer(
   });
 
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket) => {
-      if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use, or not an address of this machine): set HTTP_PORT / HTTP_HOST`));
+    // Exclusive: by default uWS sets SO_REUSEPORT, and a second engine on the same port would silently share
+    // its requests (balances answered by whichever process the kernel picked). The typings lack this overload.
+    (app.listen as unknown as ListenWithOptions)(host, port, LISTEN_EXCLUSIVE_PORT, (socket) => {
+      if (!socket) return reject(new ListenError(host, port));
       resolve({ port: uWS.us_socket_local_port(socket), close: () => uWS.us_listen_socket_close(socket) });
     });
   });

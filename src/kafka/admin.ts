@@ -52,7 +52,10 @@ export async function highWatermarks(brokers: string, topic: string): Promise<Ma
   const admin = createAdmin(brokers);
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic, { timeout: 10_000, isolationLevel: IsolationLevel.READ_UNCOMMITTED });
+    const offsets = await admin.fetchTopicOffsets(topic, {
+      timeout: 10_000,
+      isolationLevel: IsolationLevel.READ_UNCOMMITTED,
+    });
     return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
   } finally {
     await admin.disconnect();

@@ -10,7 +10,12 @@ export function createMetrics(): EngineMetrics {
   client.collectDefaultMetrics({ register: registry });
   const m = {
     registry,
-    consumerLag: new client.Gauge({ name: 'loyalty_consumer_lag', help: 'High watermark minus the next offset committed in Postgres, per partition', labelNames: ['topic', 'partition'], registers: [registry] }),
+    consumerLag: new client.Gauge({
+      name: 'loyalty_consumer_lag',
+      help: 'High watermark minus the next offset committed in Postgres, per partition',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
     flushDuration: new client.Histogram({
       name: 'loyalty_flush_duration_seconds',
       help: 'Time of one flush transaction (COPY, merge, ledger, offset)',
@@ -23,14 +28,51 @@ export function createMetrics(): EngineMetrics {
       buckets: [1, 10, 100, 500, 1000, 5000, 10000, 20000, 50000, 100000],
       registers: [registry],
     }),
-    events: new client.Counter({ name: 'loyalty_events_total', help: 'Events by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] }),
-    deadLetters: new client.Counter({ name: 'loyalty_dead_letters_total', help: 'Messages sent to the dead letters, by reason', labelNames: ['reason'], registers: [registry] }),
-    deadLettersPublished: new client.Counter({ name: 'loyalty_dead_letters_published_total', help: 'Dead letters relayed to the dead-letter topic', registers: [registry] }),
-    rebalances: new client.Counter({ name: 'loyalty_rebalances_total', help: 'Rebalance callbacks by kind', labelNames: ['kind'], registers: [registry] }),
-    assignedPartitions: new client.Gauge({ name: 'loyalty_assigned_partitions', help: 'Partitions this engine owns', registers: [registry] }),
-    queueDepth: new client.Gauge({ name: 'loyalty_actor_queue_depth', help: 'Events consumed but not yet committed, per partition actor', labelNames: ['partition'], registers: [registry] }),
-    flushConflicts: new client.Counter({ name: 'loyalty_flush_conflicts_total', help: 'Flushes refused because another owner advanced the stored offset', registers: [registry] }),
-    actorResets: new client.Counter({ name: 'loyalty_actor_resets_total', help: 'Partition actors reopened from Postgres (fence, worker loss, error)', labelNames: ['cause'], registers: [registry] }),
+    events: new client.Counter({
+      name: 'loyalty_events_total',
+      help: 'Events by type and outcome',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    deadLetters: new client.Counter({
+      name: 'loyalty_dead_letters_total',
+      help: 'Messages sent to the dead letters, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    deadLettersPublished: new client.Counter({
+      name: 'loyalty_dead_letters_published_total',
+      help: 'Dead letters relayed to the dead-letter topic',
+      registers: [registry],
+    }),
+    rebalances: new client.Counter({
+      name: 'loyalty_rebalances_total',
+      help: 'Rebalance callbacks by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    assignedPartitions: new client.Gauge({
+      name: 'loyalty_assigned_partitions',
+      help: 'Partitions this engine owns',
+      registers: [registry],
+    }),
+    queueDepth: new client.Gauge({
+      name: 'loyalty_actor_queue_depth',
+      help: 'Events consumed but not yet committed, per partition actor',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
+    flushConflicts: new client.Counter({
+      name: 'loyalty_flush_conflicts_total',
+      help: 'Flushes refused because another owner advanced the stored offset',
+      registers: [registry],
+    }),
+    actorResets: new client.Counter({
+      name: 'loyalty_actor_resets_total',
+      help: 'Partition actors reopened from Postgres (fence, worker loss, error)',
+      labelNames: ['cause'],
+      registers: [registry],
+    }),
     httpDuration: new client.Histogram({
       name: 'loyalty_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',
@@ -38,8 +80,17 @@ export function createMetrics(): EngineMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
-    rulesInfo: new client.Gauge({ name: 'loyalty_rules_info', help: 'Rules version in force (content hash)', labelNames: ['version'], registers: [registry] }),
-    rulesReloadFailures: new client.Counter({ name: 'loyalty_rules_reload_failures_total', help: 'Rules files rejected on reload (the rules in force stayed)', registers: [registry] }),
+    rulesInfo: new client.Gauge({
+      name: 'loyalty_rules_info',
+      help: 'Rules version in force (content hash)',
+      labelNames: ['version'],
+      registers: [registry],
+    }),
+    rulesReloadFailures: new client.Counter({
+      name: 'loyalty_rules_reload_failures_total',
+      help: 'Rules files rejected on reload (the rules in force stayed)',
+      registers: [registry],
+    }),
   };
   return m;
 }

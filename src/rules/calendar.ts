@@ -22,7 +22,9 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 export function isoDateToDayNumber(text: string): number | null {
   const m = ISO_DATE.exec(text);
   if (m === null) return null;
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
+  const y = Number(m[1]),
+    mo = Number(m[2]),
+    d = Number(m[3]);
   const ms = Date.UTC(y, mo - 1, d);
   const back = new Date(ms);
   // Date.UTC rolls 31 April over to 1 May: treat that as invalid rather than guess.

@@ -1,3 +1,4 @@
+import type { LifecycleSettings } from '../lifecycle/lot-times.js';
 import { DAY_NAMES, isoDateToDayNumber } from './calendar.js';
 import { roundingFn, type RoundFn } from './rounding.js';
 import type { RulesConfig } from './schema.js';
@@ -32,11 +33,15 @@ export interface CompiledRules {
   /** Some rule looks at category or sku: only then can items differ in multiplier. */
   readonly itemSensitive: boolean;
   /** Ascending tier thresholds (lifetime earned points) and their multipliers. */
+  readonly tierNames: readonly string[];
   readonly tierMins: readonly number[];
   readonly tierMultipliers: readonly number[];
   readonly allowNegative: boolean;
   readonly idempotencyWindowMs: number;
+  readonly refundWindowMs: number;
   readonly maxAmount: number;
+  /** The `lifecycle:` block; null without one (points spendable at once, never expiring). */
+  readonly lifecycle: LifecycleSettings | null;
 }
 
 const ANY_DAY = 0x7f;
@@ -75,10 +80,26 @@ export function compileRules(config: RulesConfig): CompiledRules {
     rules: Object.freeze(rules),
     needsDay: rules.some((r) => r.dayMask !== ANY_DAY || r.fromDay !== -Infinity || r.toDay !== Infinity),
     itemSensitive: rules.some((r) => r.categories !== null || r.skus !== null),
+    tierNames: Object.freeze(config.tiers.map((t) => t.name)),
     tierMins: Object.freeze(config.tiers.map((t) => t.min_lifetime_points)),
     tierMultipliers: Object.freeze(config.tiers.map((t) => t.multiplier)),
     allowNegative: config.allow_negative,
     idempotencyWindowMs: config.idempotency_window,
+    refundWindowMs: config.refund_window,
     maxAmount: config.max_amount,
+    lifecycle:
+      config.lifecycle === null
+        ? null
+        : Object.freeze({
+            pendingMs: config.lifecycle.pending,
+            expiresAfterMs: config.lifecycle.expires_after ?? null,
+          }),
   });
+}
+
+/** The tier `lifetimeEarned` reaches: the highest whose threshold it meets (thresholds ascend); -1 below the first or with no tiers. */
+export function tierIndex(c: Pick<CompiledRules, 'tierMins'>, lifetimeEarned: number): number {
+  const mins = c.tierMins;
+  for (let i = mins.length - 1; i >= 0; i--) if (lifetimeEarned >= mins[i]!) return i;
+  return -1;
 }

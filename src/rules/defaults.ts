@@ -19,5 +19,6 @@ export const DEFAULT_RULES: RulesInput = {
   tiers: [{ name: 'base', min_lifetime_points: 0, multiplier: 1 }],
   allow_negative: false,
   idempotency_window: '7d',
+  refund_window: '90d',
   max_amount: 1_000_000,
 };

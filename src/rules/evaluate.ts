@@ -1,6 +1,6 @@
 import type { LoyaltyEvent } from '../events/event.js';
 import { dayOfWeek, localDayNumber } from './calendar.js';
-import type { CompiledRule, CompiledRules } from './compile.js';
+import { tierIndex, type CompiledRule, type CompiledRules } from './compile.js';
 import { floorPoints } from './rounding.js';
 import type { EvaluateFn, Outcome, PurchaseRecord, UserState } from './types.js';
 
@@ -13,7 +13,13 @@ const UNSUPPORTED: Outcome = Object.freeze({ kind: 'rejected', reason: 'unsuppor
  * Product of the multipliers of the rules that match, in file order, up to and including the
  * first matching rule with stop. A rule that needs a field the event lacks does not match.
  */
-function ruleMultiplier(rules: readonly CompiledRule[], day: number, dow: number, category: string | undefined, sku: string | undefined): number {
+function ruleMultiplier(
+  rules: readonly CompiledRule[],
+  day: number,
+  dow: number,
+  category: string | undefined,
+  sku: string | undefined,
+): number {
   let m = 1;
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i]!;
@@ -28,9 +34,8 @@ function ruleMultiplier(rules: readonly CompiledRule[], day: number, dow: number
 }
 
 function tierMultiplier(c: CompiledRules, lifetimeEarned: number): number {
-  const mins = c.tierMins;
-  for (let i = mins.length - 1; i >= 0; i--) if (lifetimeEarned >= mins[i]!) return c.tierMultipliers[i]!;
-  return 1; // below the first tier (or no tiers): no tier bonus
+  const i = tierIndex(c, lifetimeEarned);
+  return i < 0 ? 1 : c.tierMultipliers[i]!; // below the first tier (or no tiers): no tier bonus
 }
 
 /** Whole points a purchase earns: base per item (or the whole amount) x rules x tier, rounded once, then capped. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { compileRules } from './compile.js';
+import type { LifecycleSettings } from '../lifecycle/lot-times.js';
+import { compileRules, tierIndex } from './compile.js';
 import { DEFAULT_RULES } from './defaults.js';
 import { makeEvaluate } from './evaluate.js';
 import { parseRulesConfig } from './parse.js';
@@ -9,32 +10,44 @@ import type { EvaluateFn } from './types.js';
 
 export { RulesConfigError, type RulesIssue } from './errors.js';
 
-/** A validated, compiled rules file. Immutable; safe to share between actors. */
+/** A validated, compiled rules file: the one snapshot of the rules that the actors and the API use. Immutable. */
 export interface RuleSet {
   /** Content hash recorded on every ledger row: 12 hex of sha256 of the file text ('default-…' for the built-in rules). */
   readonly version: string;
+  /** The file's text, which the main thread hands to actor threads so each compiles the same version; null for the built-in rules. */
+  readonly text: string | null;
+  /** The tier name `lifetimeEarned` reaches under these rules (the evaluator's tier); null below the first tier or with no tiers. */
+  readonly tierOf: (lifetimeEarned: number) => string | null;
   /** Pure; compiled once per rules file. */
   readonly evaluate: EvaluateFn;
   readonly idempotencyWindowMs: number;
+  /** A refund further than this (by event time) from its purchase is a dead letter `refund_window_passed`. */
+  readonly refundWindowMs: number;
   /** The decoder rejects amounts >= this. */
   readonly maxAmount: number;
+  /** Pending period and expiry of points lots (src/lifecycle/); null without a `lifecycle:` block. */
+  readonly lifecycle: LifecycleSettings | null;
 }
 
 const hash12 = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
 
-function build(config: RulesConfig, version: string): RuleSet {
+function build(config: RulesConfig, version: string, text: string | null): RuleSet {
   const compiled = compileRules(config);
   return Object.freeze({
     version,
+    text,
+    tierOf: (lifetimeEarned: number) => compiled.tierNames[tierIndex(compiled, lifetimeEarned)] ?? null,
     evaluate: makeEvaluate(compiled),
     idempotencyWindowMs: compiled.idempotencyWindowMs,
+    refundWindowMs: compiled.refundWindowMs,
     maxAmount: compiled.maxAmount,
+    lifecycle: compiled.lifecycle,
   });
 }
 
 /** Parses and validates YAML rules; throws RulesConfigError listing every bad path (with its line). */
 export function parseRules(text: string, source?: string): RuleSet {
-  return build(parseRulesConfig(text, source), hash12(text));
+  return build(parseRulesConfig(text, source), hash12(text), text);
 }
 
 /** Reads a rules file and parses it; errors name the file. */
@@ -46,6 +59,6 @@ let builtIn: RuleSet | undefined;
 
 /** The built-in rules, identical in behaviour to the shipped config/rules.yaml. */
 export function defaultRuleSet(): RuleSet {
-  builtIn ??= build(rulesSchema.parse(DEFAULT_RULES), `default-${hash12(JSON.stringify(DEFAULT_RULES))}`);
+  builtIn ??= build(rulesSchema.parse(DEFAULT_RULES), `default-${hash12(JSON.stringify(DEFAULT_RULES))}`, null);
   return builtIn;
 }

@@ -2,6 +2,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import type { z } from 'zod';
 import { RulesConfigError, type RulesIssue } from './errors.js';
 import { rulesSchema, type RulesConfig } from './schema.js';
+import { errorText } from '../errors.js';
 
 type PathStep = PropertyKey;
 
@@ -73,10 +74,13 @@ export function parseRulesConfig(text: string, source?: string): RulesConfig {
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new RulesConfigError([{ path: '(yaml)', message: e instanceof Error ? e.message : String(e) }], source);
+    throw new RulesConfigError([{ path: '(yaml)', message: errorText(e) }], source);
   }
   if (raw === null || raw === undefined) {
-    throw new RulesConfigError([{ path: '(root)', message: 'the rules file is empty: it needs at least "version: 1"' }], source);
+    throw new RulesConfigError(
+      [{ path: '(root)', message: 'the rules file is empty: it needs at least "version: 1"' }],
+      source,
+    );
   }
   const parsed = rulesSchema.safeParse(raw);
   if (!parsed.success) throw new RulesConfigError(zodIssues(parsed.error, doc, lines), source);

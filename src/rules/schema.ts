@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DAY_NAMES, isoDateToDayNumber } from './calendar.js';
-import { parseDuration } from './duration.js';
+import { durationSchema, parseDuration } from './duration.js';
 import { ROUNDING_MODES } from './rounding.js';
 
 /**
@@ -26,12 +26,10 @@ const isoDate = z
   .string({ error: 'must be a date written YYYY-MM-DD' })
   .refine((s) => isoDateToDayNumber(s) !== null, { error: 'must be a real calendar date written YYYY-MM-DD' });
 
-const dateRange = z
-  .strictObject({ from: isoDate, to: isoDate })
-  .superRefine((r, ctx) => {
-    // ISO dates compare correctly as text.
-    if (r.from > r.to) ctx.addIssue({ code: 'custom', path: ['to'], message: `must not be before from (${r.from})` });
-  });
+const dateRange = z.strictObject({ from: isoDate, to: isoDate }).superRefine((r, ctx) => {
+  // ISO dates compare correctly as text.
+  if (r.from > r.to) ctx.addIssue({ code: 'custom', path: ['to'], message: `must not be before from (${r.from})` });
+});
 
 const when = z.strictObject({
   days_of_week: z
@@ -63,7 +61,8 @@ const rules = z
     list.forEach((r, i) => {
       if (r.name === undefined) return;
       const first = names.get(r.name);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates the name of rules[${first}]` });
+      if (first !== undefined)
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates the name of rules[${first}]` });
       else names.set(r.name, i);
     });
     // Two dated promotions over the same days would silently multiply together; almost always a mistake.
@@ -73,7 +72,8 @@ const rules = z
       for (let i = 0; i < j; i++) {
         const a = list[i]!;
         if (!datedOnly(a)) continue;
-        const ra = a.when!.date_range!, rb = b.when!.date_range!;
+        const ra = a.when!.date_range!,
+          rb = b.when!.date_range!;
         if (ra.from <= rb.to && rb.from <= ra.to) {
           ctx.addIssue({
             code: 'custom',
@@ -97,7 +97,8 @@ const tiers = z
   .array(tier)
   .superRefine((list, ctx) => {
     for (let i = 1; i < list.length; i++) {
-      const prev = list[i - 1]!, cur = list[i]!;
+      const prev = list[i - 1]!,
+        cur = list[i]!;
       if (cur.min_lifetime_points <= prev.min_lifetime_points) {
         ctx.addIssue({
           code: 'custom',
@@ -113,7 +114,9 @@ const tiers = z
 const earn = z.strictObject({
   points_per_unit: nonNegative.default(1),
   /** Rounding of each base amount (amount x points_per_unit) before multipliers; `none` keeps fractions. */
-  base_rounding: z.enum([...ROUNDING_MODES, 'none'], { error: 'must be one of floor, round, ceil, none' }).default('floor'),
+  base_rounding: z
+    .enum([...ROUNDING_MODES, 'none'], { error: 'must be one of floor, round, ceil, none' })
+    .default('floor'),
   /** The final rounding of the event's points, after every multiplier and before caps. */
   rounding: z.enum(ROUNDING_MODES, { error: `must be one of ${ROUNDING_MODES.join(', ')}` }).default('floor'),
   minimum_spend: nonNegative.default(0),
@@ -121,16 +124,40 @@ const earn = z.strictObject({
   cap_per_user_per_day: cap,
 });
 
-const duration = z
-  .string({ error: 'must be a duration such as "7d", "36h" or "1d12h"' })
-  .transform((s, ctx) => {
-    const ms = parseDuration(s);
+const duration = durationSchema;
+
+/** Like duration, but also 0 (written 0, "0" or "0d"): no pending period. */
+const ZERO_DURATION = /^0+(?:ms|s|m|h|d|w)?$/;
+const durationOrZero = z
+  .union([z.literal(0), z.string()], { error: 'must be 0 or a duration such as "14d", "36h" or "1d12h"' })
+  .transform((v, ctx) => {
+    if (v === 0 || ZERO_DURATION.test(v)) return 0;
+    const ms = parseDuration(v);
     if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration such as "7d", "36h" or "1d12h" (units ms, s, m, h, d, w)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${v}" is not 0 or a duration such as "14d", "36h" or "1d12h" (units ms, s, m, h, d, w)`,
+      });
       return z.NEVER;
     }
     return ms;
   });
+
+/** Points lots: pending period and expiry of earned points (config/rules.schema.md, "Points lifecycle"). */
+const lifecycle = z
+  .strictObject({
+    pending: durationOrZero.default(0),
+    /** Left out: points never expire. */
+    expires_after: duration.optional(),
+  })
+  .superRefine((l, ctx) => {
+    // Equal or shorter would make every lot expire before (or as) it becomes spendable.
+    if (l.expires_after !== undefined && l.expires_after <= l.pending) {
+      ctx.addIssue({ code: 'custom', path: ['expires_after'], message: 'must be longer than pending' });
+    }
+  })
+  .nullish()
+  .transform((v) => v ?? null);
 
 export const rulesSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only format version so far)' }),
@@ -139,7 +166,9 @@ export const rulesSchema = z.strictObject({
   tiers,
   allow_negative: z.boolean().default(false),
   idempotency_window: duration.prefault('7d'),
+  refund_window: duration.prefault('90d'),
   max_amount: z.number().positive({ error: 'must be > 0' }).default(1_000_000),
+  lifecycle,
 });
 
 /** A validated rules file, with defaults filled in and durations in milliseconds. */

@@ -84,7 +84,13 @@ export class BalanceReader {
     }
     const found = new Map<string, StoredBalance>();
     for (const row of rows) {
-      found.set(row[0], { points: Number(row[1]), lifetimeEarned: Number(row[2]), updatedAt: row[3], lastPartition: row[4], lastOffset: Number(row[5]) });
+      found.set(row[0], {
+        points: Number(row[1]),
+        lifetimeEarned: Number(row[2]),
+        updatedAt: row[3],
+        lastPartition: row[4],
+        lastOffset: Number(row[5]),
+      });
     }
     for (const [id, ws] of batch) {
       const b = found.get(id);

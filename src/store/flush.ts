@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { inTransaction } from './transaction.js';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ensureLedgerPartitions, forgetLedgerPartitions, isMissingPartition } from './ledger-partitions.js';
 
 /** What one partition actor hands to Postgres in one transaction. COPY payloads are pre-encoded text. */
 export interface FlushBatch {
@@ -16,6 +18,8 @@ export interface FlushBatch {
   deltas: string;
   /** Rows for point_transactions (see LEDGER_COLUMNS), COPY text as a string or its UTF-8 bytes. */
   ledger: string | Uint8Array;
+  /** UTC days (since 1970) of the ledger rows' event times: their partitions must exist before the COPY. */
+  ledgerDays: number[];
   /** Rows for dead_letters (see DEAD_LETTER_COLUMNS). */
   deadLetters: string | Uint8Array;
   /** Refund totals of purchases refunded since the last flush (absolute values). */
@@ -25,7 +29,7 @@ export interface FlushBatch {
 export type FlushOutcome = { kind: 'committed' } | { kind: 'fenced'; storedOffset: number | null };
 
 export const LEDGER_COLUMNS =
-  'topic, partition, kafka_offset, event_id, user_id, event_type, points, balance_after, status, reason, event_time, rules_version, amount, original_event_id';
+  'event_time, kafka_offset, points, balance_after, partition, rules_version_id, event_type, status, user_id, event_id, amount, original_event_id, reason';
 export const DEAD_LETTER_COLUMNS = 'topic, partition, kafka_offset, reason, detail, message_key, message_value';
 
 const withStaging = new WeakSet<pg.PoolClient>();
@@ -44,7 +48,10 @@ async function ensureStagingTable(client: pg.PoolClient): Promise<void> {
 
 async function copyIn(client: pg.PoolClient, sql: string, payload: string | Uint8Array): Promise<void> {
   if (payload.length === 0) return;
-  await pipeline(Readable.from([typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload]), client.query(copyFrom(sql)));
+  await pipeline(
+    Readable.from([typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload]),
+    client.query(copyFrom(sql)),
+  );
 }
 
 const MERGE_SQL = `
@@ -65,73 +72,94 @@ const MERGE_SQL = `
  * A writer whose expected offset is no longer stored (a stale owner) changes nothing.
  */
 export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise<FlushOutcome> {
-  const client = await pool.connect();
-  let broken = false;
-  // A checked-out client whose connection dies emits 'error'; unhandled, that would crash the
-  // worker thread. The query in flight rejects as well, and that is where it is handled.
-  const ignore = (): void => undefined;
-  client.on('error', ignore);
-  try {
-    await ensureStagingTable(client);
-    await client.query('BEGIN');
-    // First, so the row lock serialises writers of this partition and a fenced writer does no work.
-    const fence = await client.query(
-      'UPDATE consumer_offsets SET next_offset = $4, owner = $5, updated_at = now() WHERE topic = $1 AND partition = $2 AND next_offset = $3',
-      [batch.topic, batch.partition, batch.expectedOffset, batch.newOffset, batch.owner],
-    );
-    if (fence.rowCount !== 1) {
-      await client.query('ROLLBACK');
-      const stored = await client.query<{ next_offset: string }>('SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2', [batch.topic, batch.partition]);
-      const row = stored.rows[0];
-      return { kind: 'fenced', storedOffset: row ? Number(row.next_offset) : null };
-    }
-    if (batch.deltas.length > 0) {
-      await copyIn(client, 'COPY staging_deltas (user_id, points, earned, earned_day, earned_today, last_offset) FROM STDIN', batch.deltas);
-      await client.query(MERGE_SQL, [batch.partition]);
-    }
-    await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`, batch.ledger);
-    await copyIn(client, `COPY dead_letters (${DEAD_LETTER_COLUMNS}) FROM STDIN`, batch.deadLetters);
-    if (batch.refunds.length > 0) {
-      const r = batch.refunds;
-      await client.query(
-        `INSERT INTO purchase_refunds (user_id, event_id, amount_refunded, points_refunded)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::bigint[])
-         ON CONFLICT (user_id, event_id) DO UPDATE SET amount_refunded = EXCLUDED.amount_refunded, points_refunded = EXCLUDED.points_refunded`,
-        [r.map((x) => x.userId), r.map((x) => x.eventId), r.map((x) => x.amountRefunded), r.map((x) => x.pointsRefunded)],
+  return inTransaction(
+    pool,
+    async (client) => {
+      // First, so the row lock serialises writers of this partition and a fenced writer does no work.
+      const fence = await client.query(
+        'UPDATE consumer_offsets SET next_offset = $4, owner = $5, updated_at = now() WHERE topic = $1 AND partition = $2 AND next_offset = $3',
+        [batch.topic, batch.partition, batch.expectedOffset, batch.newOffset, batch.owner],
       );
-    }
-    await client.query('COMMIT');
-    return { kind: 'committed' };
-  } catch (e) {
-    broken = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    // A client that failed mid-transaction may be in any state: never hand it out again.
-    client.off('error', ignore);
-    client.release(broken);
-    if (broken) withStaging.delete(client);
-  }
+      if (fence.rowCount !== 1) {
+        // Nothing was written: the (empty) transaction just reads who is ahead.
+        const stored = await client.query<{ next_offset: string }>(
+          'SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2',
+          [batch.topic, batch.partition],
+        );
+        const row = stored.rows[0];
+        return { kind: 'fenced', storedOffset: row ? Number(row.next_offset) : null };
+      }
+      if (batch.deltas.length > 0) {
+        await copyIn(
+          client,
+          'COPY staging_deltas (user_id, points, earned, earned_day, earned_today, last_offset) FROM STDIN',
+          batch.deltas,
+        );
+        await client.query(MERGE_SQL, [batch.partition]);
+      }
+      await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`, batch.ledger);
+      await copyIn(client, `COPY dead_letters (${DEAD_LETTER_COLUMNS}) FROM STDIN`, batch.deadLetters);
+      if (batch.refunds.length > 0) {
+        const r = batch.refunds;
+        await client.query(
+          `INSERT INTO purchase_refunds (user_id, event_id, amount_refunded, points_refunded)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::bigint[])
+           ON CONFLICT (user_id, event_id) DO UPDATE SET amount_refunded = EXCLUDED.amount_refunded, points_refunded = EXCLUDED.points_refunded`,
+          [
+            r.map((x) => x.userId),
+            r.map((x) => x.eventId),
+            r.map((x) => x.amountRefunded),
+            r.map((x) => x.pointsRefunded),
+          ],
+        );
+      }
+      return { kind: 'committed' } as const;
+    },
+    {
+      before: async (client) => {
+        await ensureStagingTable(client);
+        // Outside the transaction: a partition created here is visible to every engine at once, and its lock is not held through the flush.
+        await ensureLedgerPartitions(client, batch.ledgerDays);
+      },
+      onError: (e, client) => {
+        withStaging.delete(client);
+        // Retention dropped a day this thread had seen (a row at its edge): ask Postgres again on the retry.
+        if (isMissingPartition(e)) forgetLedgerPartitions();
+      },
+    },
+  );
 }
 
 /** Reads the stored position of a partition, creating it at 0 when the partition is new. */
 export async function openPartitionOffset(pool: pg.Pool, topic: string, partition: number): Promise<number> {
-  await pool.query('INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING', [topic, partition]);
-  const r = await pool.query<{ next_offset: string }>('SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2', [topic, partition]);
+  await pool.query(
+    'INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING',
+    [topic, partition],
+  );
+  const r = await pool.query<{ next_offset: string }>(
+    'SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2',
+    [topic, partition],
+  );
   const row = r.rows[0];
   if (!row) throw new Error(`consumer_offsets row for ${topic}/${partition} vanished`);
   return Number(row.next_offset);
 }
 
 export async function readStoredOffset(pool: pg.Pool, topic: string, partition: number): Promise<number | null> {
-  const r = await pool.query<{ next_offset: string }>('SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2', [topic, partition]);
+  const r = await pool.query<{ next_offset: string }>(
+    'SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2',
+    [topic, partition],
+  );
   const row = r.rows[0];
   return row ? Number(row.next_offset) : null;
 }
 
 /** Events of a topic whose positions Postgres holds: the sum of its partitions' next offsets. */
 export async function committedEvents(pool: pg.Pool, topic: string): Promise<number> {
-  const r = await pool.query<{ total: string | null }>('SELECT sum(next_offset) AS total FROM consumer_offsets WHERE topic = $1', [topic]);
+  const r = await pool.query<{ total: string | null }>(
+    'SELECT sum(next_offset) AS total FROM consumer_offsets WHERE topic = $1',
+    [topic],
+  );
   return Number(r.rows[0]?.total ?? 0);
 }
 
@@ -146,7 +174,13 @@ export interface StoredUser {
 export async function loadUsers(pool: pg.Pool, userIds: string[]): Promise<Map<string, StoredUser>> {
   const out = new Map<string, StoredUser>();
   if (userIds.length === 0) return out;
-  const r = await pool.query<{ user_id: string; points: string; lifetime_earned: string; earned_day: number; earned_today: string }>(
+  const r = await pool.query<{
+    user_id: string;
+    points: string;
+    lifetime_earned: string;
+    earned_day: number;
+    earned_today: string;
+  }>(
     'SELECT user_id, points, lifetime_earned, earned_day, earned_today FROM balances WHERE user_id = ANY($1::text[])',
     [userIds],
   );

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packBatch } from '../../src/actors/batch-codec.js';
+import { packBatch } from '../support/pack-batch.js';
 import type { PartitionActor } from '../../src/actors/partition-actor.js';
-import type { FlushStats } from '../../src/actors/protocol.js';
 import { openPartitionOffset } from '../../src/store/flush.js';
 import { migrate } from '../../src/store/migrations.js';
 import { testActor } from './support/actor.js';
@@ -9,7 +8,9 @@ import { freshDatabase } from './support/stack.js';
 
 const purchase = (user: string, id: string, amount: number): { key: Buffer; value: Buffer } => ({
   key: Buffer.from(user),
-  value: Buffer.from(JSON.stringify({ event_id: id, user_id: user, event_type: 'purchase', amount, timestamp: '2026-11-24T10:00:00Z' })),
+  value: Buffer.from(
+    JSON.stringify({ event_id: id, user_id: user, event_type: 'purchase', amount, timestamp: '2026-11-24T10:00:00Z' }),
+  ),
 });
 
 /**
@@ -26,21 +27,27 @@ describe('repeated event ids across flushes and owners', () => {
 
   const actor = (offset: number): PartitionActor => testActor(db.pool, 'dup-topic', 'test', offset);
 
-  it('a new user\'s id repeated after a flush, and again by a fresh owner, counts once', async () => {
+  it("a new user's id repeated after a flush, and again by a fresh owner, counts once", async () => {
     const start = await openPartitionOffset(db.pool, 'dup-topic', 0);
-    const flushes: FlushStats[] = [];
     const a = actor(start);
-    await a.process(packBatch([{ offset: start, ...purchase('zed', 'p-1', 10) }]), {}, {}, flushes);
-    expect(await a.flush(flushes)).toBe('ok');
-    await a.process(packBatch([{ offset: start + 1, ...purchase('zed', 'p-1', 10) }]), {}, {}, flushes);
-    expect(await a.flush(flushes)).toBe('ok');
+    await a.process(packBatch([{ offset: start, ...purchase('zed', 'p-1', 10) }]));
+    expect(await a.flush()).toBe('ok');
+    await a.process(packBatch([{ offset: start + 1, ...purchase('zed', 'p-1', 10) }]));
+    expect(await a.flush()).toBe('ok');
     const b = actor(start + 2);
-    await b.process(packBatch([{ offset: start + 2, ...purchase('zed', 'p-1', 10) }, { offset: start + 3, ...purchase('zed', 'p-2', 5) }]), {}, {}, flushes);
-    expect(await b.flush(flushes)).toBe('ok');
+    await b.process(
+      packBatch([
+        { offset: start + 2, ...purchase('zed', 'p-1', 10) },
+        { offset: start + 3, ...purchase('zed', 'p-2', 5) },
+      ]),
+    );
+    expect(await b.flush()).toBe('ok');
 
     const bal = await db.pool.query<{ points: string }>("SELECT points FROM balances WHERE user_id = 'zed'");
     expect(Number(bal.rows[0]!.points)).toBe(15);
-    const ledger = await db.pool.query<{ status: string }>("SELECT status FROM point_transactions WHERE user_id = 'zed' ORDER BY kafka_offset");
+    const ledger = await db.pool.query<{ status: string }>(
+      "SELECT status FROM point_transactions WHERE user_id = 'zed' ORDER BY kafka_offset",
+    );
     expect(ledger.rows.map((r) => r.status)).toEqual(['applied', 'duplicate', 'duplicate', 'applied']);
   });
 });

@@ -42,7 +42,13 @@ describe('BalanceReader: concurrent balance reads share queries', () => {
       const b = got[i];
       if (id.startsWith('nobody')) return expect(b).toBeUndefined();
       const n = Number(id.slice(1));
-      expect(b).toEqual({ points: n * 10, lifetimeEarned: n * 20, updatedAt: '2026-11-24T10:00:00.123Z', lastPartition: n % 12, lastOffset: n });
+      expect(b).toEqual({
+        points: n * 10,
+        lifetimeEarned: n * 20,
+        updatedAt: '2026-11-24T10:00:00.123Z',
+        lastPartition: n % 12,
+        lastOffset: n,
+      });
     });
     // The first read goes alone; the other 999 wait for it and go out in batches of at most 256.
     expect(c.queries()).toBeLessThanOrEqual(1 + Math.ceil(999 / 256));

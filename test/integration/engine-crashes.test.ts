@@ -5,14 +5,22 @@ import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './
 import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
 
 const EVENTS = 60_000;
-const gen = { users: 2_000, skew: 1.0, redeemRatio: 0.35, refundRatio: 0.05, duplicateRatio: 0.02, badRatio: 0.002, seed: 99 };
-
+const gen = {
+  users: 2_000,
+  skew: 1.0,
+  redeemRatio: 0.35,
+  refundRatio: 0.05,
+  duplicateRatio: 0.02,
+  badRatio: 0.002,
+  seed: 99,
+};
 
 describe('balances stay exact through failures', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   const engines: EngineProcess[] = [];
   // Small flushes so that kills land between, and inside, many commits.
-  const env = (topic: string): Record<string, string> => engineEnv(topic, db.url, { FLUSH_MAX_EVENTS: '2000', MAX_BATCH_EVENTS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000' });
+  const env = (topic: string): Record<string, string> =>
+    engineEnv(topic, db.url, { FLUSH_MAX_EVENTS: '2000', MAX_BATCH_EVENTS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000' });
 
   beforeEach(async () => {
     db = await freshDatabase();
@@ -30,7 +38,12 @@ describe('balances stay exact through failures', () => {
       engines.push(e);
       const before = await committedEvents(db.pool, topic);
       // Kill once it has made progress, but (very likely) not finished.
-      await waitFor('progress', async () => (await committedEvents(db.pool, topic)) > before + 3000 || undefined, 120_000, 50);
+      await waitFor(
+        'progress',
+        async () => (await committedEvents(db.pool, topic)) > before + 3000 || undefined,
+        120_000,
+        50,
+      );
       expect(await e.stop('SIGKILL')).toBe(null);
     }
     const last = await startEngineProcess(env(topic));
@@ -50,7 +63,12 @@ describe('balances stay exact through failures', () => {
     await waitFor('progress', async () => (await committedEvents(db.pool, topic)) > 5000 || undefined, 120_000, 50);
     const c = await startEngineProcess(env(topic));
     engines.push(c);
-    await waitFor('more progress', async () => (await committedEvents(db.pool, topic)) > 20_000 || undefined, 120_000, 50);
+    await waitFor(
+      'more progress',
+      async () => (await committedEvents(db.pool, topic)) > 20_000 || undefined,
+      120_000,
+      50,
+    );
     expect(await c.stop('SIGTERM')).toBe(0);
     await waitForDrain(db.pool, topic, EVENTS, 180_000);
     expect(await compareBalances(db.pool, expected)).toEqual([]);
@@ -81,7 +99,10 @@ describe('balances stay exact through failures', () => {
              WHERE datname = $1 AND application_name = 'loyalty-engine' AND state IN ('active', 'idle in transaction')`,
             [dbName],
           )
-          .then((r) => (terminated += Number(r.rows[0]?.n ?? 0)), () => undefined);
+          .then(
+            (r) => (terminated += Number(r.rows[0]?.n ?? 0)),
+            () => undefined,
+          );
       }, 400);
     });
     await waitForDrain(db.pool, topic, EVENTS, 180_000);

@@ -4,7 +4,15 @@ import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './
 import { freshDatabase, freshTopic, messageCount, waitFor } from './support/stack.js';
 
 const EVENTS = Number(process.env.EXACTNESS_EVENTS ?? 200_000);
-const gen = { users: 5_000, skew: 1.1, redeemRatio: 0.3, refundRatio: 0.05, duplicateRatio: 0.02, badRatio: 0.002, seed: 1234 };
+const gen = {
+  users: 5_000,
+  skew: 1.1,
+  redeemRatio: 0.3,
+  refundRatio: 0.05,
+  duplicateRatio: 0.02,
+  badRatio: 0.002,
+  seed: 1234,
+};
 
 describe(`balances are exact: ${EVENTS} events with refunds, repeated ids and poison`, () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;

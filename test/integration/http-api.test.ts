@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT_DIR } from '../../src/stack/paths.js';
+import { ROOT_DIR } from '../../tools/stack/paths.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
 
@@ -16,8 +16,23 @@ tiers:
   - { name: silver, min_lifetime_points: 100, multiplier: 1 }
 `;
 
-interface Item { event_id: string; event_type: string; points: number; balance_after: number; status: string; reason: string | null; event_time: string; partition: number; offset: number; rules_version: string }
-interface Page { user_id: string; items: Item[]; next_before: number | null }
+interface Item {
+  event_id: string;
+  event_type: string;
+  points: number;
+  balance_after: number;
+  status: string;
+  reason: string | null;
+  event_time: string;
+  partition: number;
+  offset: number;
+  rules_version: string;
+}
+interface Page {
+  user_id: string;
+  items: Item[];
+  next_before: number | null;
+}
 
 describe('HTTP API against a running engine', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -26,14 +41,20 @@ describe('HTTP API against a running engine', () => {
   let dir: string;
 
   const postEvent = (body: unknown, headers: Record<string, string> = auth) =>
-    fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    fetch(`${base}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
 
   beforeAll(async () => {
     db = await freshDatabase();
     const { topic } = await freshTopic(3);
     dir = mkdtempSync(path.join(os.tmpdir(), 'http-api-'));
     writeFileSync(path.join(dir, 'rules.yaml'), RULES);
-    engine = await startEngineProcess(engineEnv(topic, db.url, { API_TOKEN: TOKEN, RULES_FILE: path.join(dir, 'rules.yaml'), FLUSH_MAX_AGE_MS: '50' }));
+    engine = await startEngineProcess(
+      engineEnv(topic, db.url, { API_TOKEN: TOKEN, RULES_FILE: path.join(dir, 'rules.yaml'), FLUSH_MAX_AGE_MS: '50' }),
+    );
     base = `http://127.0.0.1:${engine.port()}`;
   });
   afterAll(async () => {
@@ -50,7 +71,14 @@ describe('HTTP API against a running engine', () => {
       { event_id: 'p1', user_id: 'alice', event_type: 'purchase', amount: 60.9, timestamp: ts }, // a client's retry
       { event_id: 'r1', user_id: 'alice', event_type: 'redeem', amount: 30, timestamp: ts },
       { event_id: 'r2', user_id: 'alice', event_type: 'redeem', amount: 1000, timestamp: ts }, // more than the balance: rejected
-      { event_id: 'a1', user_id: 'alice', event_type: 'adjust', amount: -5, reason: 'goodwill correction', timestamp: ts },
+      {
+        event_id: 'a1',
+        user_id: 'alice',
+        event_type: 'adjust',
+        amount: -5,
+        reason: 'goodwill correction',
+        timestamp: ts,
+      },
       { event_id: 'b1', user_id: 'bob', event_type: 'purchase', amount: 7, timestamp: ts },
     ];
     const ids: string[] = [];
@@ -60,7 +88,9 @@ describe('HTTP API against a running engine', () => {
       ids.push(((await res.json()) as { event_id: string }).event_id);
     }
     expect(ids[1]).toMatch(/^[0-9a-f-]{36}$/);
-    expect(ids.filter((id, i) => sent[i]!.event_id !== undefined)).toEqual(sent.filter((e) => e.event_id !== undefined).map((e) => e.event_id));
+    expect(ids.filter((id, i) => sent[i]!.event_id !== undefined)).toEqual(
+      sent.filter((e) => e.event_id !== undefined).map((e) => e.event_id),
+    );
 
     // 60 + 50 (the retry of p1 counts nothing) - 30 (r2 rejected) - 5 = 75; lifetime 110 -> silver.
     const balance = await waitFor(
@@ -73,11 +103,19 @@ describe('HTTP API against a running engine', () => {
       },
       30_000,
     );
-    expect(balance).toMatchObject({ user_id: 'alice', points: 75, lifetime_earned: 110, tier: 'silver', as_of: { partition: expect.any(Number), offset: expect.any(Number) } });
+    expect(balance).toMatchObject({
+      user_id: 'alice',
+      points: 75,
+      lifetime_earned: 110,
+      tier: 'silver',
+      as_of: { partition: expect.any(Number), offset: expect.any(Number) },
+    });
     expect(((await (await fetch(`${base}/points/bob`)).json()) as { tier: string }).tier).toBe('bronze');
 
     // Keyed by user id: every one of alice's events in one partition, and no message dead-lettered.
-    const parts = await db.pool.query('SELECT DISTINCT partition FROM point_transactions WHERE user_id = $1', ['alice']);
+    const parts = await db.pool.query('SELECT DISTINCT partition FROM point_transactions WHERE user_id = $1', [
+      'alice',
+    ]);
     expect(parts.rows).toHaveLength(1);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM dead_letters')).rows[0].n).toBe(0);
 
@@ -103,16 +141,28 @@ describe('HTTP API against a running engine', () => {
     expect(items[0]!.balance_after).toBe(75);
     expect(items[1]!.reason).toBe('insufficient_balance');
     for (let i = 1; i < items.length; i++) expect(items[i]!.offset).toBeLessThan(items[i - 1]!.offset);
-    expect(items[0]).toMatchObject({ event_type: 'adjust', event_time: '2026-11-25T09:00:00.000Z', rules_version: expect.stringMatching(/^[0-9a-f]{12}$/) });
+    expect(items[0]).toMatchObject({
+      event_type: 'adjust',
+      event_time: '2026-11-25T09:00:00.000Z',
+      rules_version: expect.stringMatching(/^[0-9a-f]{12}$/),
+    });
 
     // The same rows as the ledger holds.
-    const ledger = await db.pool.query('SELECT event_id, kafka_offset::int AS o FROM point_transactions WHERE user_id = $1 ORDER BY kafka_offset DESC', ['alice']);
-    expect(ledger.rows.map((r: { event_id: string; o: number }) => [r.event_id, r.o])).toEqual(items.map((i) => [i.event_id, i.offset]));
+    const ledger = await db.pool.query(
+      'SELECT event_id, kafka_offset::int AS o FROM point_transactions WHERE user_id = $1 ORDER BY kafka_offset DESC',
+      ['alice'],
+    );
+    expect(ledger.rows.map((r: { event_id: string; o: number }) => [r.event_id, r.o])).toEqual(
+      items.map((i) => [i.event_id, i.offset]),
+    );
   });
 
   it('requires the token for POST /events and history, not for the balance', async () => {
     for (const headers of [{}, { authorization: 'Bearer not-the-token-at-all' }] as Record<string, string>[]) {
-      const posted = await postEvent({ user_id: 'carol', event_type: 'purchase', amount: 1, timestamp: '2026-11-25T10:00:00Z' }, headers);
+      const posted = await postEvent(
+        { user_id: 'carol', event_type: 'purchase', amount: 1, timestamp: '2026-11-25T10:00:00Z' },
+        headers,
+      );
       expect(posted.status).toBe(401);
       expect(await posted.json()).toMatchObject({ error: 'unauthorized', detail: expect.any(String) });
       expect((await fetch(`${base}/points/alice/history`, { headers })).status).toBe(401);
@@ -125,14 +175,30 @@ describe('HTTP API against a running engine', () => {
       [fetch(`${base}/points/bad%20id`), 400, 'bad_user_id'],
       [fetch(`${base}/points/alice/history?limit=501`, { headers: auth }), 400, 'bad_limit'],
       [fetch(`${base}/points/alice/history?before=-3`, { headers: auth }), 400, 'bad_before'],
-      [postEvent({ user_id: 'alice', event_type: 'purchase', amount: -1, timestamp: '2026-11-25T10:00:00Z' }), 400, 'invalid_event'],
+      [
+        postEvent({ user_id: 'alice', event_type: 'purchase', amount: -1, timestamp: '2026-11-25T10:00:00Z' }),
+        400,
+        'invalid_event',
+      ],
       [fetch(`${base}/points/nobody-here`), 404, 'unknown_user'],
       [fetch(`${base}/points/nobody-here/history`, { headers: auth }), 404, 'unknown_user'],
       [fetch(`${base}/no/such/route`), 404, 'not_found'],
       [fetch(`${base}/events`), 405, 'method_not_allowed'],
       [fetch(`${base}/points/alice`, { method: 'PUT', body: '{}' }), 405, 'method_not_allowed'],
-      [fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: `{"x":"${'y'.repeat(70_000)}"}` }), 413, 'payload_too_large'],
-      [fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: '{}' }), 415, 'unsupported_media_type'],
+      [
+        fetch(`${base}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...auth },
+          body: `{"x":"${'y'.repeat(70_000)}"}`,
+        }),
+        413,
+        'payload_too_large',
+      ],
+      [
+        fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: '{}' }),
+        415,
+        'unsupported_media_type',
+      ],
     ];
     for (const [pending, status, error] of cases) {
       const res = await pending;
@@ -154,7 +220,9 @@ describe('HTTP API against a running engine', () => {
     for (let i = 0; i < 20; i++) {
       const sock = net.connect(engine.port(), '127.0.0.1');
       await new Promise<void>((r, j) => sock.once('connect', () => r()).once('error', j));
-      sock.write(`POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 400\r\n\r\n{"user_id":"ali`);
+      sock.write(
+        `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 400\r\n\r\n{"user_id":"ali`,
+      );
       if (i % 2 === 0) await new Promise((r) => setTimeout(r, 5));
       sock.destroy();
     }

@@ -21,48 +21,147 @@ interface FuzzRequest {
 }
 
 // Known routes with random twists, and paths from nowhere.
-const users = fc.constantFrom('u-1', 'u-2', 'u-3', 'nobody', 'bad id', '%E0%A4', '..', '', 'x'.repeat(129), 'ü', 'a/b', '%2F', 'u-1%00');
-const queryValue = fc.oneof(fc.integer({ min: -5, max: 1000 }).map(String), fc.constantFrom('', 'abc', '1e3', '9007199254740993', '50.5', '%zz'), fc.string({ maxLength: 8 }));
+const users = fc.constantFrom(
+  'u-1',
+  'u-2',
+  'u-3',
+  'nobody',
+  'bad id',
+  '%E0%A4',
+  '..',
+  '',
+  'x'.repeat(129),
+  'ü',
+  'a/b',
+  '%2F',
+  'u-1%00',
+);
+const queryValue = fc.oneof(
+  fc.integer({ min: -5, max: 1000 }).map(String),
+  fc.constantFrom('', 'abc', '1e3', '9007199254740993', '50.5', '%zz'),
+  fc.string({ maxLength: 8 }),
+);
 const query = fc.oneof(
   fc.constant(''),
-  fc.record({ limit: fc.option(queryValue), before: fc.option(queryValue), extra: fc.option(fc.string({ maxLength: 6 })) }).map(({ limit, before, extra }) =>
-    [limit !== null && `limit=${encodeURIComponent(limit)}`, before !== null && `before=${encodeURIComponent(before)}`, extra !== null && `${encodeURIComponent(extra)}=1`].filter(Boolean).join('&'),
-  ),
+  fc
+    .record({
+      limit: fc.option(queryValue),
+      before: fc.option(queryValue),
+      extra: fc.option(fc.string({ maxLength: 6 })),
+    })
+    .map(({ limit, before, extra }) =>
+      [
+        limit !== null && `limit=${encodeURIComponent(limit)}`,
+        before !== null && `before=${encodeURIComponent(before)}`,
+        extra !== null && `${encodeURIComponent(extra)}=1`,
+      ]
+        .filter(Boolean)
+        .join('&'),
+    ),
   fc.string({ maxLength: 30 }).map((s) => encodeURI(s).replace(/#/g, '%23')),
 );
 const path = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(users, query).map(([u, q]) => `/points/${u}${q ? `?${q}` : ''}`) },
   { weight: 4, arbitrary: fc.tuple(users, query).map(([u, q]) => `/points/${u}/history${q ? `?${q}` : ''}`) },
   { weight: 4, arbitrary: fc.constantFrom('/events', '/events/', '/events?x=1', '/EVENTS', '/events/extra') },
-  { weight: 2, arbitrary: fc.constantFrom('/healthz', '/readyz', '/metrics', '/openapi.json', '/', '/points', '/points/', '/points//history', '/%', '/..%2f..%2fetc/passwd') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/openapi.json',
+      '/',
+      '/points',
+      '/points/',
+      '/points//history',
+      '/%',
+      '/..%2f..%2fetc/passwd',
+    ),
+  },
   { weight: 3, arbitrary: fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)) },
-  { weight: 1, arbitrary: fc.array(fc.string({ minLength: 1, maxLength: 10 }), { maxLength: 6 }).map((segs) => `/${segs.map(encodeURIComponent).join('/')}`) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .array(fc.string({ minLength: 1, maxLength: 10 }), { maxLength: 6 })
+      .map((segs) => `/${segs.map(encodeURIComponent).join('/')}`),
+  },
 );
 // fetch itself refuses CONNECT, TRACE and TRACK.
 const method = fc.oneof(
   { weight: 12, arbitrary: fc.constantFrom('GET', 'POST') },
   { weight: 4, arbitrary: fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'get', 'post') },
-  { weight: 1, arbitrary: fc.stringMatching(/^[A-Z]{1,10}$/).filter((m) => !['CONNECT', 'TRACE', 'TRACK'].includes(m)) },
+  {
+    weight: 1,
+    arbitrary: fc.stringMatching(/^[A-Z]{1,10}$/).filter((m) => !['CONNECT', 'TRACE', 'TRACK'].includes(m)),
+  },
 );
-const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', '', ';;', 'application/json;');
-const authorization = fc.constantFrom(`Bearer ${TOKEN}`, `bearer ${TOKEN}`, 'Bearer wrong', 'Bearer', 'Basic abc', `Bearer ${TOKEN} extra`, '');
-const extraHeaders = fc.dictionary(fc.stringMatching(/^x-[a-z0-9-]{1,12}$/), fc.stringMatching(/^[ -~]{0,40}$/).map((s) => s.trim()), { maxKeys: 4 });
+const contentType = fc.constantFrom(
+  'application/json',
+  'application/json; charset=utf-8',
+  'APPLICATION/JSON',
+  'application/json; charset=latin1',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  '',
+  ';;',
+  'application/json;',
+);
+const authorization = fc.constantFrom(
+  `Bearer ${TOKEN}`,
+  `bearer ${TOKEN}`,
+  'Bearer wrong',
+  'Bearer',
+  'Basic abc',
+  `Bearer ${TOKEN} extra`,
+  '',
+);
+const extraHeaders = fc.dictionary(
+  fc.stringMatching(/^x-[a-z0-9-]{1,12}$/),
+  fc.stringMatching(/^[ -~]{0,40}$/).map((s) => s.trim()),
+  { maxKeys: 4 },
+);
 const eventField = {
   event_id: fc.option(fc.oneof(fc.string({ maxLength: 300 }), fc.integer(), fc.constant(null)), { nil: undefined }),
   user_id: fc.oneof(fc.constantFrom('u-1', 'u-2', 'u-3'), fc.string({ maxLength: 140 }), fc.integer()),
   event_type: fc.oneof(fc.constantFrom('purchase', 'redeem', 'refund', 'adjust'), fc.string({ maxLength: 10 })),
-  amount: fc.oneof(fc.integer({ min: -100, max: 2000 }), fc.double(), fc.constantFrom(1e6, 0, -0, 12.5), fc.string({ maxLength: 5 })),
-  timestamp: fc.oneof(fc.constantFrom('2026-11-25T10:00:00+01:00', '2026-11-28T10:00:00Z', '2026-04-31T00:00:00Z', 'yesterday'), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
+  amount: fc.oneof(
+    fc.integer({ min: -100, max: 2000 }),
+    fc.double(),
+    fc.constantFrom(1e6, 0, -0, 12.5),
+    fc.string({ maxLength: 5 }),
+  ),
+  timestamp: fc.oneof(
+    fc.constantFrom('2026-11-25T10:00:00+01:00', '2026-11-28T10:00:00Z', '2026-04-31T00:00:00Z', 'yesterday'),
+    fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+  ),
   reason: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
   original_event_id: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
-  items: fc.option(fc.array(fc.record({ amount: fc.oneof(fc.nat(100), fc.string({ maxLength: 3 })) }), { maxLength: 3 }), { nil: undefined }),
+  items: fc.option(
+    fc.array(fc.record({ amount: fc.oneof(fc.nat(100), fc.string({ maxLength: 3 })) }), { maxLength: 3 }),
+    { nil: undefined },
+  ),
 };
 const body = fc.oneof(
   { weight: 6, arbitrary: fc.record(eventField, { requiredKeys: [] }).map((e) => JSON.stringify(e)) },
   { weight: 2, arbitrary: fc.json({ maxDepth: 3 }) },
   { weight: 2, arbitrary: fc.string({ maxLength: 200 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', '{', '[]', 'null', '{"__proto__":{"x":1}}', '\u0000', '{"user_id":"u-1"}') },
-  { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 80_000 }).map((n) => JSON.stringify({ user_id: 'u-1', event_type: 'purchase', amount: 1, timestamp: '2026-11-25T10:00:00Z', category: 'c'.repeat(n) })) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('', '{', '[]', 'null', '{"__proto__":{"x":1}}', '\u0000', '{"user_id":"u-1"}'),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 60_000, max: 80_000 }).map((n) =>
+      JSON.stringify({
+        user_id: 'u-1',
+        event_type: 'purchase',
+        amount: 1,
+        timestamp: '2026-11-25T10:00:00Z',
+        category: 'c'.repeat(n),
+      }),
+    ),
+  },
 );
 // Well-formed events, so the fuzz also drives the produce path (and creates the users GET finds).
 const validPost: fc.Arbitrary<FuzzRequest> = fc
@@ -75,9 +174,21 @@ const validPost: fc.Arbitrary<FuzzRequest> = fc
     // Now and then past the 64 KiB limit (413).
     category: fc.option(fc.constantFrom('books', 'c'.repeat(70_000)), { nil: undefined, freq: 2 }),
   })
-  .map((e) => ({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(e) }));
+  .map((e) => ({
+    method: 'POST',
+    path: '/events',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(e),
+  }));
 const anyRequest: fc.Arbitrary<FuzzRequest> = fc
-  .record({ method, path, contentType: fc.option(contentType), authorization: fc.option(authorization), extra: extraHeaders, body: fc.option(body) })
+  .record({
+    method,
+    path,
+    contentType: fc.option(contentType),
+    authorization: fc.option(authorization),
+    extra: extraHeaders,
+    body: fc.option(body),
+  })
   .map((r) => {
     const headers: Record<string, string> = { ...r.extra };
     if (r.contentType !== null) headers['content-type'] = r.contentType;
@@ -91,11 +202,23 @@ const STANDARD_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTI
 // Raw bytes: broken request lines, bad lengths, garbage, requests cut short.
 const rawRequest = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)),
-  fc.tuple(fc.stringMatching(/^[ -~]{0,20}$/), fc.stringMatching(/^[ -~]{0,40}$/)).map(([m, p]) => Buffer.from(`${m} ${p} HTTP/1.1\r\nHost: x\r\n\r\n`)),
-  fc.tuple(fc.integer({ min: -5, max: 200_000 }), fc.string({ maxLength: 100 })).map(([len, b]) =>
-    Buffer.from(`POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${len}\r\n\r\n${b}`),
-  ),
-  fc.string({ maxLength: 100 }).map((b) => Buffer.from(`POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n${b}\r\n`)),
+  fc
+    .tuple(fc.stringMatching(/^[ -~]{0,20}$/), fc.stringMatching(/^[ -~]{0,40}$/))
+    .map(([m, p]) => Buffer.from(`${m} ${p} HTTP/1.1\r\nHost: x\r\n\r\n`)),
+  fc
+    .tuple(fc.integer({ min: -5, max: 200_000 }), fc.string({ maxLength: 100 }))
+    .map(([len, b]) =>
+      Buffer.from(
+        `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${len}\r\n\r\n${b}`,
+      ),
+    ),
+  fc
+    .string({ maxLength: 100 })
+    .map((b) =>
+      Buffer.from(
+        `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n${b}\r\n`,
+      ),
+    ),
   fc.constantFrom(
     Buffer.from('GET /points/u-1 HTTP/1.0\r\n\r\n'),
     Buffer.from('GET /points/u-1\r\n\r\n'),
@@ -138,7 +261,11 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
     const { topic } = await freshTopic(3);
     engine = await startEngineProcess(engineEnv(topic, db.url, { API_TOKEN: TOKEN }));
     // /readyz is 503 until partitions are assigned: fuzz a ready engine, where no 5xx is acceptable.
-    await waitFor('engine ready', async () => (await fetch(`http://127.0.0.1:${engine.port()}/readyz`)).status === 200, 60_000);
+    await waitFor(
+      'engine ready',
+      async () => (await fetch(`http://127.0.0.1:${engine.port()}/readyz`)).status === 200,
+      60_000,
+    );
   });
   afterAll(async () => {
     await engine?.stop('SIGKILL');
@@ -163,11 +290,18 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
         const req = requests[next++]!;
         let res: Response;
         try {
-          res = await fetch(base + req.path, { method: req.method, headers: req.headers, body: req.body, signal: AbortSignal.timeout(10_000) });
+          res = await fetch(base + req.path, {
+            method: req.method,
+            headers: req.headers,
+            body: req.body,
+            signal: AbortSignal.timeout(10_000),
+          });
         } catch (e) {
           // A closed connection after a 413 may surface as a network error on a pipelined request; a refused or timed-out one is a failure.
           const msg = e instanceof Error ? `${e.message} ${String((e as { cause?: unknown }).cause ?? '')}` : String(e);
-          networkErrors.push(`${req.method} ${req.path.slice(0, 40)} body=${req.body?.length ?? '-'}: ${msg.slice(0, 120)}`);
+          networkErrors.push(
+            `${req.method} ${req.path.slice(0, 40)} body=${req.body?.length ?? '-'}: ${msg.slice(0, 120)}`,
+          );
           // uWS closes the connection on a method it does not know, and after a 413 (possibly while fetch is still
           // sending the body): those hang-ups are expected; any other is a failure.
           const expected = !STANDARD_METHODS.has(req.method.toUpperCase()) || (req.body?.length ?? 0) > 65536;
@@ -197,25 +331,34 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
     // Raw streams, some hung up on before the answer.
     let rawDone = 0;
     for (let i = 0; i < raws.length && Date.now() < deadline; i += CONCURRENCY) {
-      const statusesSeen = await Promise.all(raws.slice(i, i + CONCURRENCY).map((b, j) => rawSend(engine.port(), b, (i + j) % 3 === 0 ? 5 : 500)));
+      const statusesSeen = await Promise.all(
+        raws.slice(i, i + CONCURRENCY).map((b, j) => rawSend(engine.port(), b, (i + j) % 3 === 0 ? 5 : 500)),
+      );
       statusesSeen.forEach((s, j) => {
         if (s !== null) statuses.set(s, (statuses.get(s) ?? 0) + 1);
-        if (s !== null && s >= 500) failures.push({ req: raws[i + j]!.toString('latin1').slice(0, 200), status: s, body: '' });
+        if (s !== null && s >= 500)
+          failures.push({ req: raws[i + j]!.toString('latin1').slice(0, 200), status: s, body: '' });
       });
       rawDone += statusesSeen.length;
     }
     const rssEnd = rssBytes(pid);
-    console.log(`fuzz: ${done} requests + ${rawDone} raw streams, statuses ${JSON.stringify([...statuses].sort((a, b) => a[0] - b[0]))}, ${networkErrors.length} hang-ups, RSS ${(rssAfterFirstThousand / MiB).toFixed(0)} -> ${(rssEnd / MiB).toFixed(0)} MiB`);
+    console.log(
+      `fuzz: ${done} requests + ${rawDone} raw streams, statuses ${JSON.stringify([...statuses].sort((a, b) => a[0] - b[0]))}, ${networkErrors.length} hang-ups, RSS ${(rssAfterFirstThousand / MiB).toFixed(0)} -> ${(rssEnd / MiB).toFixed(0)} MiB`,
+    );
 
     expect(failures, `seed ${SEED}`).toEqual([]);
     expect(done).toBeGreaterThanOrEqual(Math.min(REQUESTS, 2000)); // the time budget was not what ended the run
     expect(rawDone).toBe(raws.length);
     // The fuzz reached the interesting answers, not only 404s.
-    for (const s of [200, 202, 400, 401, 404, 405, 413, 415]) expect(statuses.get(s) ?? 0, `status ${s} in ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
+    for (const s of [200, 202, 400, 401, 404, 405, 413, 415])
+      expect(statuses.get(s) ?? 0, `status ${s} in ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
     expect(engine.proc.exitCode).toBeNull();
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect(rssAfterFirstThousand).toBeGreaterThan(0);
-    expect(rssEnd - rssAfterFirstThousand, `RSS ${Math.round(rssAfterFirstThousand / MiB)} -> ${Math.round(rssEnd / MiB)} MiB`).toBeLessThan(100 * MiB);
+    expect(
+      rssEnd - rssAfterFirstThousand,
+      `RSS ${Math.round(rssAfterFirstThousand / MiB)} -> ${Math.round(rssEnd / MiB)} MiB`,
+    ).toBeLessThan(100 * MiB);
   }, 240_000);
 });

@@ -21,7 +21,8 @@ function raw(port: number, payload: string | Buffer, waitMs = 3000): Promise<str
   });
 }
 
-const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const rssMiB = (pid: number): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 describe('hostile HTTP', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -39,7 +40,13 @@ describe('hostile HTTP', () => {
   });
 
   it('answers path traversal and SQL-looking ids with 4xx, and the queries stay parameterised', async () => {
-    for (const path of ['/points/..%2F..%2Fetc%2Fpasswd', '/points/%2e%2e%2f%2e%2e%2fetc%2fpasswd', "/points/1'%20OR%20'1'%3D'1", '/points/x%3BDROP%20TABLE%20balances', '/points/%00']) {
+    for (const path of [
+      '/points/..%2F..%2Fetc%2Fpasswd',
+      '/points/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+      "/points/1'%20OR%20'1'%3D'1",
+      '/points/x%3BDROP%20TABLE%20balances',
+      '/points/%00',
+    ]) {
       const r = await fetch(`${base}${path}`);
       expect(r.status, path).toBe(400);
       expect(await r.text()).not.toContain('root:');

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT_DIR } from '../../src/stack/paths.js';
+import { ROOT_DIR } from '../../tools/stack/paths.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import {
   dashboardExprs,
@@ -38,9 +38,18 @@ const BEFORE = 2_000;
 const DURING = 1_000;
 const gen = { users: 500, skew: 1.1, redeemRatio: 0.2, refundRatio: 0.05, badRatio: 0.03 };
 // Names Prometheus itself attaches to every scrape.
-const SCRAPE_SERIES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_samples_post_metric_relabeling', 'scrape_series_added'];
+const SCRAPE_SERIES = [
+  'up',
+  'scrape_duration_seconds',
+  'scrape_samples_scraped',
+  'scrape_samples_post_metric_relabeling',
+  'scrape_series_added',
+];
 
-const title = PROMETHEUS === undefined ? `a real Prometheus scrapes the engine (skipped: ${SKIP_REASON})` : 'a real Prometheus scrapes the engine; every dashboard and alert query evaluates';
+const title =
+  PROMETHEUS === undefined
+    ? `a real Prometheus scrapes the engine (skipped: ${SKIP_REASON})`
+    : 'a real Prometheus scrapes the engine; every dashboard and alert query evaluates';
 
 describe.skipIf(PROMETHEUS === undefined)(title, () => {
   let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
@@ -71,14 +80,30 @@ describe.skipIf(PROMETHEUS === undefined)(title, () => {
 
     const port = await freePort();
     configFile = path.join(workDir, 'prometheus.yml');
-    writeFileSync(configFile, deriveTestConfig(readFileSync(PROMETHEUS_YML, 'utf8'), path.dirname(PROMETHEUS_YML), engineTarget, `127.0.0.1:${port}`));
+    writeFileSync(
+      configFile,
+      deriveTestConfig(
+        readFileSync(PROMETHEUS_YML, 'utf8'),
+        path.dirname(PROMETHEUS_YML),
+        engineTarget,
+        `127.0.0.1:${port}`,
+      ),
+    );
     prom = await startPrometheus(PROMETHEUS!, configFile, path.join(workDir, 'data'), port);
-    await waitFor('two scrapes of the engine', async () => ((await value('count_over_time(up{job="loyalty-engine"}[1m])')()) ?? 0) >= 2 || undefined, 15_000);
+    await waitFor(
+      'two scrapes of the engine',
+      async () => ((await value('count_over_time(up{job="loyalty-engine"}[1m])')()) ?? 0) >= 2 || undefined,
+      15_000,
+    );
 
     badEvents += (await produceScenario(topic, DURING, { ...gen, seed: 42 })).bad;
     await waitForDrain(db.pool, topic, BEFORE + DURING, 30_000);
     // The last scrape has everything: every dead letter counted, every partition's lag back to 0.
-    await waitFor('all dead letters scraped', async () => (await value('sum(loyalty_dead_letters_total{job="loyalty-engine"})')()) === badEvents || undefined, 15_000);
+    await waitFor(
+      'all dead letters scraped',
+      async () => (await value('sum(loyalty_dead_letters_total{job="loyalty-engine"})')()) === badEvents || undefined,
+      15_000,
+    );
   }, 75_000);
 
   afterAll(async () => {
@@ -96,9 +121,16 @@ describe.skipIf(PROMETHEUS === undefined)(title, () => {
     const lag = await promVector(url(), lagOf);
     expect(lag.map((s) => s.metric.partition).sort()).toEqual(Array.from({ length: PARTITIONS }, (_, i) => String(i)));
     // Drained: the engine reports (and Prometheus shows) no lag on any partition.
-    await waitFor('lag 0 on every partition', async () => (await promVector(url(), `${lagOf} == 0`)).length === PARTITIONS || undefined, 10_000);
+    await waitFor(
+      'lag 0 on every partition',
+      async () => (await promVector(url(), `${lagOf} == 0`)).length === PARTITIONS || undefined,
+      10_000,
+    );
 
-    const buckets = await promVector(url(), `loyalty_flush_duration_seconds_bucket{job="loyalty-engine", instance="${engineTarget}"}`);
+    const buckets = await promVector(
+      url(),
+      `loyalty_flush_duration_seconds_bucket{job="loyalty-engine", instance="${engineTarget}"}`,
+    );
     expect(buckets.length).toBeGreaterThan(1);
     const inf = buckets.find((s) => s.metric.le === '+Inf');
     const flushes = await value('loyalty_flush_duration_seconds_count{job="loyalty-engine"}')();
@@ -128,17 +160,24 @@ describe.skipIf(PROMETHEUS === undefined)(title, () => {
     // A renamed metric would leave a panel silently empty: every selected name must be one the engine exposes.
     const exposed = exposedNames(await (await fetch(`http://${engineTarget}/metrics`)).text());
     SCRAPE_SERIES.forEach((n) => exposed.add(n));
-    const unknown = [...dashboard, ...alerts].flatMap(({ where, expr }) => selectorNames(expr).filter((n) => !exposed.has(n)).map((n) => `${where}: ${n}`));
+    const unknown = [...dashboard, ...alerts].flatMap(({ where, expr }) =>
+      selectorNames(expr)
+        .filter((n) => !exposed.has(n))
+        .map((n) => `${where}: ${n}`),
+    );
     expect(unknown).toEqual([]);
 
     // And a wrong label matcher would too: a panel whose metrics all have series in Prometheus must show data.
     const empty: string[] = [];
     for (const { where, expr } of dashboard) {
       const names = [...new Set(selectorNames(expr))];
-      const present = await Promise.all(names.map(async (n) => (await promVector(url(), `count({__name__="${n}"})`)).length > 0));
+      const present = await Promise.all(
+        names.map(async (n) => (await promVector(url(), `count({__name__="${n}"})`)).length > 0),
+      );
       if (names.length === 0 || !present.every(Boolean)) continue;
       const answer = await promQuery(url(), withoutGrafanaVariables(expr));
-      if (answer.status === 'success' && Array.isArray(answer.data.result) && answer.data.result.length === 0) empty.push(`${where}: ${expr}`);
+      if (answer.status === 'success' && Array.isArray(answer.data.result) && answer.data.result.length === 0)
+        empty.push(`${where}: ${expr}`);
     }
     expect(empty).toEqual([]);
   });
@@ -156,11 +195,18 @@ describe.skipIf(PROMETHEUS === undefined)(title, () => {
     expect(groups.map((g) => g.file)).toEqual(groups.map(() => ALERTS_YML));
     const rules = groups.flatMap((g) => g.rules);
     expect(rules.length).toBe(expected);
-    expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
+    expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual(
+      [],
+    );
 
     // Dead letters arrived while Prometheus watched: that alert is pending (for: 1m); the engine is up.
-    const state = async (name: string): Promise<string | undefined> => (await promRules(url())).flatMap((g) => g.rules).find((r) => r.name === name)?.state;
-    await waitFor('LoyaltyDeadLettersRising active', async () => ['pending', 'firing'].includes((await state('LoyaltyDeadLettersRising')) ?? '') || undefined, 10_000);
+    const state = async (name: string): Promise<string | undefined> =>
+      (await promRules(url())).flatMap((g) => g.rules).find((r) => r.name === name)?.state;
+    await waitFor(
+      'LoyaltyDeadLettersRising active',
+      async () => ['pending', 'firing'].includes((await state('LoyaltyDeadLettersRising')) ?? '') || undefined,
+      10_000,
+    );
     expect(await state('LoyaltyEngineDown')).toBe('inactive');
   });
 

@@ -2,16 +2,18 @@ import { copyFileSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT_DIR } from '../../src/stack/paths.js';
-import { produceMessages } from '../../src/simulator/produce.js';
-import type { SimulatedMessage } from '../../src/simulator/generator.js';
+import { ROOT_DIR } from '../../tools/stack/paths.js';
+import { produceMessages } from '../../tools/simulator/produce.js';
+import type { SimulatedMessage } from '../../tools/simulator/generator.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
 
 // A Wednesday: the default rules give floor(amount) points.
 const purchase = (user: string, id: string, amount: number): SimulatedMessage => ({
   key: user,
-  value: Buffer.from(JSON.stringify({ event_id: id, user_id: user, event_type: 'purchase', amount, timestamp: '2026-11-25T10:00:00Z' })),
+  value: Buffer.from(
+    JSON.stringify({ event_id: id, user_id: user, event_type: 'purchase', amount, timestamp: '2026-11-25T10:00:00Z' }),
+  ),
   bad: false,
 });
 
@@ -27,7 +29,12 @@ describe('rules hot reload', () => {
   });
 
   const ledger = async (id: string): Promise<{ points: string; rules_version: string } | undefined> =>
-    (await db.pool.query<{ points: string; rules_version: string }>('SELECT points, rules_version FROM point_transactions WHERE event_id = $1', [id])).rows[0];
+    (
+      await db.pool.query<{ points: string; rules_version: string }>(
+        'SELECT points, v.version AS rules_version FROM point_transactions t JOIN rules_versions v ON v.id = t.rules_version_id WHERE event_id = $1',
+        [id],
+      )
+    ).rows[0];
 
   it('applies a changed file to later events, rejects a bad one and keeps the rules in force', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rules-'));
@@ -42,10 +49,17 @@ describe('rules hot reload', () => {
     expect(first.points).toBe('10');
 
     // A triple-points rule on every day, added by rewriting the file: picked up without a restart.
-    const tripled = readFileSync(file, 'utf8').replace(/^rules:.*$/m, 'rules:\n  - name: triple-everything\n    multiplier: 3');
+    const tripled = readFileSync(file, 'utf8').replace(
+      /^rules:.*$/m,
+      'rules:\n  - name: triple-everything\n    multiplier: 3',
+    );
     writeFileSync(file, tripled);
     const metricsUrl = `http://127.0.0.1:${engine.port()}/metrics`;
-    await waitFor('new rules version exported', async () => !(await (await fetch(metricsUrl)).text()).includes(`version="${first.rules_version}"`), 20_000);
+    await waitFor(
+      'new rules version exported',
+      async () => !(await (await fetch(metricsUrl)).text()).includes(`version="${first.rules_version}"`),
+      20_000,
+    );
     await produceMessages(brokers, topic, [purchase('ann', 'p2', 10)]);
     const second = await waitFor('p2 in the ledger', () => ledger('p2'), 30_000);
     expect(second.points, engine.logs.filter((l) => l.includes('rules')).join('\n')).toBe('30');
@@ -54,7 +68,11 @@ describe('rules hot reload', () => {
     // A broken file (negative multiplier) is rejected; SIGHUP forces the re-read; the rules in force stay.
     writeFileSync(file, tripled.replace('multiplier: 3', 'multiplier: -3'));
     engine.proc.kill('SIGHUP');
-    await waitFor('the rejection logged', async () => engine!.logs.some((l) => l.includes('rules file rejected') && l.includes('multiplier')) || undefined, 20_000);
+    await waitFor(
+      'the rejection logged',
+      async () => engine!.logs.some((l) => l.includes('rules file rejected') && l.includes('multiplier')) || undefined,
+      20_000,
+    );
     expect(await (await fetch(metricsUrl)).text()).toMatch(/loyalty_rules_reload_failures_total [1-9]/);
     await produceMessages(brokers, topic, [purchase('ann', 'p3', 10)]);
     const third = await waitFor('p3 in the ledger', () => ledger('p3'), 30_000);

@@ -5,9 +5,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { KafkaJS } from '../../src/kafka/library.js';
 import { copyRow, copyText } from '../../src/store/copy-text.js';
 import { freshDatabase, freshTopic, stackEnv } from './support/stack.js';
-import { stackStatus, stackUp } from '../../src/stack/stack.js';
-import { brokerSettings, brokerStatus } from '../../src/stack/kafka-broker.js';
-import { isAlive } from '../../src/stack/process-utils.js';
+import { stackStatus, stackUp } from '../../tools/stack/stack.js';
+import { brokerSettings, brokerStatus } from '../../tools/stack/kafka-broker.js';
+import { isAlive } from '../../tools/stack/process-utils.js';
 
 describe('the local stack', () => {
   it('reports Kafka and Postgres up', async () => {
@@ -39,7 +39,9 @@ describe('the local stack', () => {
 
   it('round-trips messages through the real broker', async () => {
     const { topic } = await freshTopic(3);
-    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: stackEnv().brokers.split(','), logLevel: KafkaJS.logLevel.ERROR } });
+    const kafka = new KafkaJS.Kafka({
+      kafkaJS: { brokers: stackEnv().brokers.split(','), logLevel: KafkaJS.logLevel.ERROR },
+    });
     const producer = kafka.producer();
     await producer.connect();
     const sent = Array.from({ length: 50 }, (_, i) => ({ key: `k${i % 7}`, value: `v${i}` }));

@@ -7,7 +7,13 @@ export function testActor(pool: pg.Pool, topic: string, owner: string, offset: n
   return new PartitionActor(topic, 0, 1, offset, {
     pool,
     rules: () => defaultRuleSet(),
-    limits: { maxMessageBytes: 65536, flushMaxEvents: 1_000_000, cacheUsers: 1000 },
+    // Tests write fixed timestamps: a century of retention keeps them applicable whatever today's date.
+    limits: {
+      maxMessageBytes: 65536,
+      cacheUsers: 1000,
+      ledgerRetentionMs: 36_500 * 86_400_000,
+      ledgerFutureMs: 7 * 86_400_000,
+    },
     owner,
     onRetry: () => undefined,
   });

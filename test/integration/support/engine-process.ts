@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ROOT_DIR } from '../../../src/stack/paths.js';
+import { ROOT_DIR } from '../../../tools/stack/paths.js';
 import { stackEnv } from './stack.js';
 
 export interface EngineProcess {
@@ -12,15 +12,33 @@ export interface EngineProcess {
 }
 
 /** An engine's environment for a test: its topic (with a consumer group of its own), its database, the stack's broker, then `extra`. */
-export function engineEnv(topic: string, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `${topic}-g`, DATABASE_URL: databaseUrl, KAFKA_BROKERS: stackEnv().brokers, ...extra };
+export function engineEnv(
+  topic: string,
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: `${topic}-g`,
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: stackEnv().brokers,
+    ...extra,
+  };
 }
 
-/** Runs the real engine (src/main.ts) as a child process, as users run it. */
-export async function startEngineProcess(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<EngineProcess> {
+/**
+ * Runs the real engine (src/main.ts) as a child process, as users run it. Resolves once it logs
+ * "engine started", or with `until: 'listening'` once its HTTP server is up (start-up may still be waiting).
+ */
+export async function startEngineProcess(
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+  until: 'started' | 'listening' = 'started',
+): Promise<EngineProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT_DIR, 'src/main.ts')], {
     cwd: ROOT_DIR,
-    env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info', WORKER_THREADS: '2', ...env },
+    // Tests post events with fixed timestamps: a century of retention keeps them applicable whatever today's date.
+    env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info', WORKER_THREADS: '2', LEDGER_RETENTION: '36500d', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -44,8 +62,9 @@ export async function startEngineProcess(env: Record<string, string>, readyTimeo
   }
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + readyTimeoutMs;
-  while (!started) {
-    if (proc.exitCode !== null) throw new Error(`engine exited during start (code ${proc.exitCode}):\n${logs.slice(-20).join('\n')}`);
+  while (until === 'started' ? !started : port === 0) {
+    if (proc.exitCode !== null)
+      throw new Error(`engine exited during start (code ${proc.exitCode}):\n${logs.slice(-20).join('\n')}`);
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
       throw new Error(`engine did not start in ${readyTimeoutMs} ms:\n${logs.slice(-20).join('\n')}`);

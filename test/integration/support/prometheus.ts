@@ -52,7 +52,12 @@ interface PrometheusConfig {
  * resolved to absolute paths next to the source file, the `loyalty-engine` job scraping `engineTarget`
  * and the `prometheus` job scraping the test's own server.
  */
-export function deriveTestConfig(sourceText: string, sourceDir: string, engineTarget: string, selfTarget: string): string {
+export function deriveTestConfig(
+  sourceText: string,
+  sourceDir: string,
+  engineTarget: string,
+  selfTarget: string,
+): string {
   const config = parse(sourceText) as PrometheusConfig;
   config.global = { ...config.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
   config.rule_files = (config.rule_files ?? []).map((f) => path.resolve(sourceDir, f));
@@ -76,16 +81,33 @@ export interface PrometheusServer {
 }
 
 /** Starts `bin` on 127.0.0.1:`port` with its TSDB in `dataDir`; resolves once /-/ready answers 200. */
-export async function startPrometheus(bin: string, configFile: string, dataDir: string, port: number, readyTimeoutMs = 20_000): Promise<PrometheusServer> {
+export async function startPrometheus(
+  bin: string,
+  configFile: string,
+  dataDir: string,
+  port: number,
+  readyTimeoutMs = 20_000,
+): Promise<PrometheusServer> {
   const proc: ChildProcess = spawn(
     bin,
-    [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=1h', '--log.level=info'],
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${dataDir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1h',
+      '--log.level=info',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: string[] = [];
   for (const stream of [proc.stdout, proc.stderr]) {
     stream?.on('data', (chunk: Buffer) => {
-      logs.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim() !== ''));
+      logs.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== ''),
+      );
       if (logs.length > 500) logs.splice(0, logs.length - 500);
     });
   }
@@ -144,7 +166,8 @@ export async function promQuery(url: string, expr: string): Promise<QueryAnswer>
 export async function promVector(url: string, expr: string): Promise<Sample[]> {
   const answer = await promQuery(url, expr);
   if (answer.status !== 'success') throw new Error(`query ${expr} failed: ${answer.errorType}: ${answer.error}`);
-  if (answer.data.resultType !== 'vector') throw new Error(`query ${expr} returned ${answer.data.resultType}, not a vector`);
+  if (answer.data.resultType !== 'vector')
+    throw new Error(`query ${expr} returned ${answer.data.resultType}, not a vector`);
   return answer.data.result as Sample[];
 }
 
@@ -185,7 +208,9 @@ export function dashboardExprs(dashboard: unknown): NamedExpr[] {
 
 /** Every rule `expr` (alerting and recording) of a Prometheus rules file. */
 export function ruleExprs(rulesText: string): NamedExpr[] {
-  const doc = parse(rulesText) as { groups?: { name: string; rules?: { alert?: string; record?: string; expr?: unknown }[] }[] };
+  const doc = parse(rulesText) as {
+    groups?: { name: string; rules?: { alert?: string; record?: string; expr?: unknown }[] }[];
+  };
   const out: NamedExpr[] = [];
   for (const g of doc.groups ?? []) {
     for (const r of g.rules ?? []) {
@@ -197,7 +222,9 @@ export function ruleExprs(rulesText: string): NamedExpr[] {
 
 /** Grafana's built-in interval variables, replaced as Grafana would with a fixed window. */
 export function withoutGrafanaVariables(expr: string): string {
-  return expr.replace(/\$\{?__(interval|range)_ms\}?/g, '60000').replace(/\$\{?(__rate_interval|__interval|__range)(?::[a-z]+)?\}?/g, '1m');
+  return expr
+    .replace(/\$\{?__(interval|range)_ms\}?/g, '60000')
+    .replace(/\$\{?(__rate_interval|__interval|__range)(?::[a-z]+)?\}?/g, '1m');
 }
 
 /** Metric names used in selectors (`name{...}`). */
@@ -225,7 +252,12 @@ export interface RuleGroup {
 
 /** The rule groups Prometheus loaded (`/api/v1/rules`), with each rule's health and alert state. */
 export async function promRules(url: string): Promise<RuleGroup[]> {
-  const answer = (await (await fetch(`${url}/api/v1/rules`)).json()) as { status: string; data?: { groups: RuleGroup[] }; error?: string };
-  if (answer.status !== 'success' || answer.data === undefined) throw new Error(`rules API: ${answer.error ?? answer.status}`);
+  const answer = (await (await fetch(`${url}/api/v1/rules`)).json()) as {
+    status: string;
+    data?: { groups: RuleGroup[] };
+    error?: string;
+  };
+  if (answer.status !== 'success' || answer.data === undefined)
+    throw new Error(`rules API: ${answer.error ?? answer.status}`);
   return answer.data.groups;
 }

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { committedEvents } from '../../../src/store/flush.js';
-import { ExpectedBalances, type Mismatch } from '../../../src/simulator/expected-balances.js';
-import { generateMessages, type GeneratorOptions } from '../../../src/simulator/generator.js';
-import { produceMessages } from '../../../src/simulator/produce.js';
+import { ExpectedBalances, type Mismatch } from '../../../tools/simulator/expected-balances.js';
+import { generateMessages, type GeneratorOptions } from '../../../tools/simulator/generator.js';
+import { produceMessages } from '../../../tools/simulator/produce.js';
 import { stackEnv, waitFor } from './stack.js';
 
 /** Produces a deterministic stream and returns the independent replay's expected balances. */
@@ -34,15 +34,23 @@ export async function compareBalances(pool: pg.Pool, expected: ExpectedBalances)
   return expected.differences(new Map(r.rows.map((x) => [x.user_id, Number(x.points)])));
 }
 
-/** Ledger invariants: one row per offset (the PK), and no applied event counted twice. */
-export async function ledgerCounts(pool: pg.Pool, topic: string): Promise<{ rows: number; applied: number; rejected: number; duplicates: number; deadLetters: number }> {
+/** Ledger invariants: one row per offset (a unique index), and no applied event counted twice. The ledger holds one topic per database. */
+export async function ledgerCounts(
+  pool: pg.Pool,
+  topic: string,
+): Promise<{ rows: number; applied: number; rejected: number; duplicates: number; deadLetters: number }> {
   const r = await pool.query<{ rows: string; applied: string; rejected: string; duplicates: string }>(
     `SELECT count(*) AS rows, count(*) FILTER (WHERE status = 'applied') AS applied, count(*) FILTER (WHERE status = 'rejected') AS rejected,
             count(*) FILTER (WHERE status = 'duplicate') AS duplicates
-     FROM point_transactions WHERE topic = $1`,
-    [topic],
+     FROM point_transactions`,
   );
   const d = await pool.query<{ n: string }>('SELECT count(*) AS n FROM dead_letters WHERE topic = $1', [topic]);
   const row = r.rows[0]!;
-  return { rows: Number(row.rows), applied: Number(row.applied), rejected: Number(row.rejected), duplicates: Number(row.duplicates), deadLetters: Number(d.rows[0]!.n) };
+  return {
+    rows: Number(row.rows),
+    applied: Number(row.applied),
+    rejected: Number(row.rejected),
+    duplicates: Number(row.duplicates),
+    deadLetters: Number(d.rows[0]!.n),
+  };
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ensureTopics, highWatermarks } from '../../../src/kafka/admin.js';
-import { applyStackEnv, readStackEnv } from '../../../src/stack/env-file.js';
-import { dropDatabase, ensureDatabase, withDatabase } from '../../../src/stack/postgres-server.js';
+import { applyStackEnv, readStackEnv } from '../../../tools/stack/env-file.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../../../tools/stack/postgres-server.js';
 
 applyStackEnv();
 
@@ -14,7 +14,8 @@ export function stackEnv(): { brokers: string; databaseUrl: string } {
   return { brokers, databaseUrl };
 }
 
-export const uniqueName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+export const uniqueName = (prefix: string): string =>
+  `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 
 /** A database of the test's own, so tests never see each other's rows. */
 export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; drop: () => Promise<void> }> {
@@ -38,7 +39,10 @@ export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; dro
 export async function freshTopic(partitions: number): Promise<{ topic: string; dlq: string }> {
   const { brokers } = stackEnv();
   const topic = uniqueName('events');
-  await ensureTopics(brokers, [{ topic, partitions }, { topic: `${topic}.dlq`, partitions }]);
+  await ensureTopics(brokers, [
+    { topic, partitions },
+    { topic: `${topic}.dlq`, partitions },
+  ]);
   return { topic, dlq: `${topic}.dlq` };
 }
 
@@ -49,7 +53,12 @@ export async function messageCount(topic: string): Promise<number> {
   return n;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BatchBuilder, keyAt, packBatch, transferList, valueAt } from '../../../src/actors/batch-codec.js';
+import { BatchBuilder, keyAt, transferList, valueAt } from '../../../src/actors/batch-codec.js';
+import { packBatch } from '../../support/pack-batch.js';
 
 describe('packBatch', () => {
   it('packs keys, values and offsets into one buffer and reads them back without copies', () => {

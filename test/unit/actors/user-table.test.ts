@@ -4,12 +4,15 @@ import { UserTable } from '../../../src/actors/user-table.js';
 describe('UserTable', () => {
   it('keeps each user in its own slot through growth, with stored values or zeros', () => {
     const t = new UserTable(2);
-    for (let i = 0; i < 100; i++) t.add(`u${i}`, i % 2 === 0 ? { balance: i, lifetimeEarned: 2 * i, earnedDay: i, earnedToday: 3 * i } : undefined);
+    for (let i = 0; i < 100; i++)
+      t.add(`u${i}`, i % 2 === 0 ? { balance: i, lifetimeEarned: 2 * i, earnedDay: i, earnedToday: 3 * i } : undefined);
     expect(t.size).toBe(100);
     for (let i = 0; i < 100; i++) {
       const s = t.slotOf(`u${i}`)!;
       expect(t.ids[s]).toBe(`u${i}`);
-      expect([t.balance[s], t.lifetimeEarned[s], t.earnedDay[s], t.earnedToday[s]]).toEqual(i % 2 === 0 ? [i, 2 * i, i, 3 * i] : [0, 0, 0, 0]);
+      expect([t.balance[s], t.lifetimeEarned[s], t.earnedDay[s], t.earnedToday[s]]).toEqual(
+        i % 2 === 0 ? [i, 2 * i, i, 3 * i] : [0, 0, 0, 0],
+      );
     }
   });
 

@@ -1,12 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { buildFlameTree, flameSvg, topSelf } from '../../../bench/flame.js';
 
-const frame = (id: number, functionName: string, children: number[] = []) => ({ id, callFrame: { functionName, url: 'file:///x/src/a.js', lineNumber: id }, children });
+const frame = (id: number, functionName: string, children: number[] = []) => ({
+  id,
+  callFrame: { functionName, url: 'file:///x/src/a.js', lineNumber: id },
+  children,
+});
 
 describe('flame graph from a .cpuprofile', () => {
   // root -> main -> (decode, apply -> evaluate), plus idle and the worker's wait loop.
   const profile = {
-    nodes: [frame(1, '(root)', [2, 6, 7]), frame(2, 'main', [3, 4]), frame(3, 'decode'), frame(4, 'apply', [5]), frame(5, 'evaluate'), frame(6, '(idle)'), frame(7, 'atomicsWaitLoop')],
+    nodes: [
+      frame(1, '(root)', [2, 6, 7]),
+      frame(2, 'main', [3, 4]),
+      frame(3, 'decode'),
+      frame(4, 'apply', [5]),
+      frame(5, 'evaluate'),
+      frame(6, '(idle)'),
+      frame(7, 'atomicsWaitLoop'),
+    ],
     samples: [3, 3, 5, 4, 6, 6, 6, 7, 2],
     timeDeltas: [100, 100, 100, 100, 1000, 1000, 1000, 1000, 50],
   };

@@ -12,9 +12,9 @@ describe('engine configuration', () => {
     expect(c.HTTP_PORT).toBe(8080);
   });
   it('names every bad variable', () => {
-    expect(() => loadEngineConfig({ ...base, HTTP_PORT: 'eighty', FLUSH_MAX_EVENTS: '0', DATABASE_URL: 'mysql://x' })).toThrow(
-      /HTTP_PORT.*FLUSH_MAX_EVENTS.*DATABASE_URL|DATABASE_URL.*HTTP_PORT/s,
-    );
+    expect(() =>
+      loadEngineConfig({ ...base, HTTP_PORT: 'eighty', FLUSH_MAX_EVENTS: '0', DATABASE_URL: 'mysql://x' }),
+    ).toThrow(/HTTP_PORT.*FLUSH_MAX_EVENTS.*DATABASE_URL|DATABASE_URL.*HTTP_PORT/s);
     expect(() => loadEngineConfig({ DATABASE_URL: base.DATABASE_URL })).toThrow(/KAFKA_BROKERS/);
     expect(() => loadEngineConfig({ ...base, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
   });

@@ -4,14 +4,26 @@ import { decodeEvent, parseTimestamp } from '../../../src/events/decode.js';
 const at = { topic: 't', partition: 3, offset: 17, key: 'u1' as string | null };
 const limits = { maxMessageBytes: 1024, maxAmount: 1_000_000 };
 const enc = (v: unknown): Uint8Array => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
-const ok = { event_id: 'e1', user_id: 'u1', event_type: 'purchase', amount: 12.5, timestamp: '2026-11-28T10:00:00+02:00' };
+const ok = {
+  event_id: 'e1',
+  user_id: 'u1',
+  event_type: 'purchase',
+  amount: 12.5,
+  timestamp: '2026-11-28T10:00:00+02:00',
+};
 
 describe('decodeEvent', () => {
   it('decodes a seed-format purchase, keeping the offset of its timestamp', () => {
     const r = decodeEvent(enc(ok), at, limits);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.event).toMatchObject({ eventId: 'e1', userId: 'u1', type: 'purchase', amount: 12.5, utcOffsetMinutes: 120 });
+    expect(r.event).toMatchObject({
+      eventId: 'e1',
+      userId: 'u1',
+      type: 'purchase',
+      amount: 12.5,
+      utcOffsetMinutes: 120,
+    });
     expect(r.event.timestampMs).toBe(Date.UTC(2026, 10, 28, 8, 0, 0));
   });
 
@@ -74,8 +86,14 @@ describe('decodeEvent', () => {
 
 describe('parseTimestamp', () => {
   it('keeps the local offset, so the local calendar day can be derived', () => {
-    expect(parseTimestamp('2026-11-28T23:30:00-05:00')).toEqual({ ms: Date.UTC(2026, 10, 29, 4, 30), offsetMinutes: -300 });
-    expect(parseTimestamp('2026-11-28T23:30:00.123Z')).toEqual({ ms: Date.UTC(2026, 10, 28, 23, 30, 0, 123), offsetMinutes: 0 });
+    expect(parseTimestamp('2026-11-28T23:30:00-05:00')).toEqual({
+      ms: Date.UTC(2026, 10, 29, 4, 30),
+      offsetMinutes: -300,
+    });
+    expect(parseTimestamp('2026-11-28T23:30:00.123Z')).toEqual({
+      ms: Date.UTC(2026, 10, 28, 23, 30, 0, 123),
+      offsetMinutes: 0,
+    });
   });
   it('rejects impossible fields', () => {
     expect(parseTimestamp('2026-13-01T00:00:00Z')).toBeNull();
@@ -88,7 +106,10 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('2000-02-29T00:00:00Z')).not.toBeNull();
     expect(parseTimestamp('1900-02-29T00:00:00Z')).toBeNull();
     expect(parseTimestamp('2026-11-28t10:00:00.5z')?.ms).toBe(Date.UTC(2026, 10, 28, 10, 0, 0, 500));
-    expect(parseTimestamp('2026-11-28T10:00:00.123456789+01:30')).toEqual({ ms: Date.UTC(2026, 10, 28, 8, 30, 0, 123), offsetMinutes: 90 });
+    expect(parseTimestamp('2026-11-28T10:00:00.123456789+01:30')).toEqual({
+      ms: Date.UTC(2026, 10, 28, 8, 30, 0, 123),
+      offsetMinutes: 90,
+    });
     expect(parseTimestamp('2026-11-28T10:00:00.1234567890Z')).toBeNull();
     expect(parseTimestamp('2026-11-28T10:00:00.Z')).toBeNull();
     expect(parseTimestamp('2026-12-31T23:59:60Z')?.ms).toBe(Date.UTC(2026, 11, 31, 23, 59, 59));
@@ -97,16 +118,31 @@ describe('parseTimestamp', () => {
 
   /** The regular-expression parser this one replaced, as an oracle for which strings are valid and what they mean. */
   function reference(text: string): { ms: number; offsetMinutes: number } | null {
-    const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(text);
+    const m =
+      /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(text);
     if (m === null) return null;
     const [, y, mo, d, h, mi, s, frac, z, sign, oh, om] = m;
-    const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
+    const year = Number(y),
+      month = Number(mo),
+      day = Number(d),
+      hour = Number(h),
+      minute = Number(mi),
+      second = Number(s);
     if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return null;
-    const localMs = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0);
+    const localMs = Date.UTC(
+      year,
+      month - 1,
+      day,
+      hour,
+      minute,
+      Math.min(second, 59),
+      frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0,
+    );
     if (new Date(localMs).getUTCDate() !== day) return null;
     let offsetMinutes = 0;
     if (z === undefined) {
-      const oH = Number(oh), oM = Number(om);
+      const oH = Number(oh),
+        oM = Number(om);
       if (oH > 23 || oM > 59) return null;
       offsetMinutes = (sign === '-' ? -1 : 1) * (oH * 60 + oM);
     }
@@ -123,11 +159,15 @@ describe('parseTimestamp', () => {
     const alphabet = '0123456789-:+TtZz.x ';
     for (let i = 0; i < 200_000; i++) {
       const frac = rnd(3) === 0 ? `.${'7'.repeat(1 + rnd(10))}` : '';
-      const off = ['Z', 'z', `+${pad(rnd(26), 2)}:${pad(rnd(62), 2)}`, `-${pad(rnd(24), 2)}:${pad(rnd(60), 2)}`][rnd(4)]!;
+      const off = ['Z', 'z', `+${pad(rnd(26), 2)}:${pad(rnd(62), 2)}`, `-${pad(rnd(24), 2)}:${pad(rnd(60), 2)}`][
+        rnd(4)
+      ]!;
       let text = `${pad(1000 + rnd(9000), 4)}-${pad(rnd(14), 2)}-${pad(rnd(33), 2)}${rnd(2) ? 'T' : 't'}${pad(rnd(25), 2)}:${pad(rnd(61), 2)}:${pad(rnd(62), 2)}${frac}${off}`;
       if (rnd(3) === 0) {
         const at = rnd(text.length);
-        text = rnd(2) ? text.slice(0, at) + alphabet[rnd(alphabet.length)]! + text.slice(at + 1) : text.slice(0, at) + text.slice(at + 1);
+        text = rnd(2)
+          ? text.slice(0, at) + alphabet[rnd(alphabet.length)]! + text.slice(at + 1)
+          : text.slice(0, at) + text.slice(at + 1);
       }
       expect(parseTimestamp(text), text).toEqual(reference(text));
     }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiRulesFrom } from '../../../src/http/api-rules.js';
+import { parseRules } from '../../../src/rules/index.js';
 import { HISTORY_MAX_LIMIT, MAX_EVENT_BODY_BYTES } from '../../../src/http/routes.js';
 import { fakePool, rawExchange, routesWith, serve, type Served } from './support.js';
 
@@ -20,7 +20,8 @@ const ledgerRow = (offset: number) => ({
   rules_version: 'abc123',
 });
 const purchase = { user_id: 'alice', event_type: 'purchase', amount: 12.5, timestamp: '2026-11-28T10:00:00+02:00' };
-const tiersYaml = 'version: 1\ntiers:\n  - { name: base, min_lifetime_points: 100, multiplier: 1 }\n  - { name: gold, min_lifetime_points: 10000, multiplier: 2 }\nmax_amount: 500\n';
+const tiersYaml =
+  'version: 1\ntiers:\n  - { name: base, min_lifetime_points: 100, multiplier: 1 }\n  - { name: gold, min_lifetime_points: 10000, multiplier: 2 }\nmax_amount: 500\n';
 
 let server: Served | undefined;
 afterEach(() => {
@@ -33,7 +34,8 @@ function ledgerPool(n: number) {
   return fakePool((sql, params) => {
     const known = (id: unknown): boolean => id === 'alice' || id === 'quiet';
     // The balance reader asks for many users at once, one array row each (rowMode 'array').
-    if (sql.includes('FROM balances') && Array.isArray(params[0])) return { rows: params[0].filter(known).map((id) => [id, ...balanceRow]) };
+    if (sql.includes('FROM balances') && Array.isArray(params[0]))
+      return { rows: params[0].filter(known).map((id) => [id, ...balanceRow]) };
     if (sql.includes('FROM balances')) return { rows: known(params[0]) ? [{ one: 1 }] : [] };
     if (params[0] !== 'alice') return { rows: [] };
     const before = params.length > 2 ? Number(params[2]) : Infinity;
@@ -49,11 +51,16 @@ const post = (base: string, body: string, headers: Record<string, string> = { 'c
 describe('GET /points/{user_id}', () => {
   it('returns the balance with the tier its lifetime points reach', async () => {
     const { pool, queries } = ledgerPool(0);
-    server = await serve(routesWith({ pool, tierOf: apiRulesFrom(tiersYaml).tierOf }));
+    server = await serve(routesWith({ pool, tierOf: parseRules(tiersYaml).tierOf }));
     const res = await fetch(`${server.base}/points/alice`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
-      user_id: 'alice', points: 120, lifetime_earned: 15000, tier: 'gold', updated_at: '2026-11-24T18:00:00.000Z', as_of: { partition: 3, offset: 41 },
+      user_id: 'alice',
+      points: 120,
+      lifetime_earned: 15000,
+      tier: 'gold',
+      updated_at: '2026-11-24T18:00:00.000Z',
+      as_of: { partition: 3, offset: 41 },
     });
     expect(queries[0]!.params).toEqual([['alice']]);
   });
@@ -81,7 +88,10 @@ describe('GET /points/{user_id}', () => {
     server = await serve(routesWith({ pool: fakePool(() => Promise.reject(new Error('connection refused'))).pool }));
     const res = await fetch(`${server.base}/points/alice`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ error: 'database_unavailable', detail: expect.stringContaining('connection refused') });
+    expect(await res.json()).toMatchObject({
+      error: 'database_unavailable',
+      detail: expect.stringContaining('connection refused'),
+    });
   });
 });
 
@@ -94,7 +104,17 @@ describe('GET /points/{user_id}/history', () => {
     for (;;) {
       const res = await fetch(url);
       expect(res.status).toBe(200);
-      const page = (await res.json()) as { items: { offset: number; event_id: string; points: number; balance_after: number; reason: null; rules_version: string }[]; next_before: number | null };
+      const page = (await res.json()) as {
+        items: {
+          offset: number;
+          event_id: string;
+          points: number;
+          balance_after: number;
+          reason: null;
+          rules_version: string;
+        }[];
+        next_before: number | null;
+      };
       expect(page.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.items.map((i) => i.offset));
       pages.push(page.next_before);
@@ -109,15 +129,26 @@ describe('GET /points/{user_id}/history', () => {
     server = await serve(routesWith({ pool: ledgerPool(1).pool }));
     const page = (await (await fetch(`${server.base}/points/alice/history`)).json()) as { items: unknown[] };
     expect(page.items[0]).toEqual({
-      event_id: 'e-0', event_type: 'purchase', points: 10, balance_after: 0, status: 'applied', reason: null,
-      event_time: '2026-11-24T10:00:00.000Z', partition: 3, offset: 0, rules_version: 'abc123',
+      event_id: 'e-0',
+      event_type: 'purchase',
+      points: 10,
+      balance_after: 0,
+      status: 'applied',
+      reason: null,
+      event_time: '2026-11-24T10:00:00.000Z',
+      partition: 3,
+      offset: 0,
+      rules_version: 'abc123',
     });
   });
 
   it('defaults to 50 and passes limit+1 and before to the query', async () => {
     const { pool, queries } = ledgerPool(120);
     server = await serve(routesWith({ pool }));
-    const page = (await (await fetch(`${server.base}/points/alice/history`)).json()) as { items: unknown[]; next_before: number };
+    const page = (await (await fetch(`${server.base}/points/alice/history`)).json()) as {
+      items: unknown[];
+      next_before: number;
+    };
     expect(page.items).toHaveLength(50);
     expect(page.next_before).toBe(70);
     await fetch(`${server.base}/points/alice/history?limit=${HISTORY_MAX_LIMIT}&before=9007199254740991`);
@@ -125,9 +156,18 @@ describe('GET /points/{user_id}/history', () => {
   });
 
   it.each([
-    ['limit=0', 'bad_limit'], ['limit=501', 'bad_limit'], ['limit=-1', 'bad_limit'], ['limit=abc', 'bad_limit'], ['limit=1.5', 'bad_limit'],
-    ['limit=', 'bad_limit'], ['limit=1&limit=2', 'bad_limit'], ['before=-1', 'bad_before'], ['before=x', 'bad_before'],
-    ['before=9007199254740992', 'bad_before'], ['before=1e3', 'bad_before'], ['before=', 'bad_before'],
+    ['limit=0', 'bad_limit'],
+    ['limit=501', 'bad_limit'],
+    ['limit=-1', 'bad_limit'],
+    ['limit=abc', 'bad_limit'],
+    ['limit=1.5', 'bad_limit'],
+    ['limit=', 'bad_limit'],
+    ['limit=1&limit=2', 'bad_limit'],
+    ['before=-1', 'bad_before'],
+    ['before=x', 'bad_before'],
+    ['before=9007199254740992', 'bad_before'],
+    ['before=1e3', 'bad_before'],
+    ['before=', 'bad_before'],
   ])('400 for %s', async (query, error) => {
     const { pool, queries } = ledgerPool(3);
     server = await serve(routesWith({ pool }));
@@ -155,7 +195,9 @@ describe('GET /points/{user_id}/history', () => {
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
       expect(await res.json()).toMatchObject({ error: 'unauthorized' });
     }
-    expect((await fetch(`${server.base}/points/alice/history`, { headers: { authorization: `bearer ${TOKEN}` } })).status).toBe(200);
+    expect(
+      (await fetch(`${server.base}/points/alice/history`, { headers: { authorization: `bearer ${TOKEN}` } })).status,
+    ).toBe(200);
     // The balance stays public.
     expect((await fetch(`${server.base}/points/alice`)).status).toBe(200);
   });
@@ -164,7 +206,12 @@ describe('GET /points/{user_id}/history', () => {
 describe('POST /events', () => {
   it('produces the body as is, keyed by user_id, and answers 202 with its event_id', async () => {
     const sent: { key: string; value: Buffer }[] = [];
-    server = await serve(routesWith({ pool: ledgerPool(0).pool, events: { publish: async (key, value) => void sent.push({ key, value }) } }));
+    server = await serve(
+      routesWith({
+        pool: ledgerPool(0).pool,
+        events: { publish: async (key, value) => void sent.push({ key, value }) },
+      }),
+    );
     const body = JSON.stringify({ ...purchase, event_id: 'client-1' });
     const res = await post(server.base, body, { 'content-type': 'application/json; charset=UTF-8' });
     expect(res.status).toBe(202);
@@ -176,7 +223,12 @@ describe('POST /events', () => {
 
   it('names an event sent without event_id with a fresh UUID, and produces that name', async () => {
     const sent: { key: string; value: Buffer }[] = [];
-    server = await serve(routesWith({ pool: ledgerPool(0).pool, events: { publish: async (key, value) => void sent.push({ key, value }) } }));
+    server = await serve(
+      routesWith({
+        pool: ledgerPool(0).pool,
+        events: { publish: async (key, value) => void sent.push({ key, value }) },
+      }),
+    );
     const ids = new Set<string>();
     for (const body of [purchase, { ...purchase, event_id: null }]) {
       const res = await post(server.base, JSON.stringify(body));
@@ -203,13 +255,17 @@ describe('POST /events', () => {
     ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0x7d]).toString('latin1'), 'malformed_json'],
   ])('400 invalid_event for %s, nothing produced', async (_name, body, reason) => {
     const sent: string[] = [];
-    server = await serve(routesWith({
-      pool: ledgerPool(0).pool,
-      events: { publish: async (k) => void sent.push(k) },
-      decodeLimits: () => ({ maxMessageBytes: 65536, maxAmount: apiRulesFrom(tiersYaml).maxAmount }),
-    }));
+    server = await serve(
+      routesWith({
+        pool: ledgerPool(0).pool,
+        events: { publish: async (k) => void sent.push(k) },
+        decodeLimits: () => ({ maxMessageBytes: 65536, maxAmount: parseRules(tiersYaml).maxAmount }),
+      }),
+    );
     const res = await fetch(`${server.base}/events`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: reason === 'malformed_json' && body.startsWith('{\u00ff') ? Buffer.from(body, 'latin1') : body,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: reason === 'malformed_json' && body.startsWith('{\u00ff') ? Buffer.from(body, 'latin1') : body,
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_event', reason, detail: expect.any(String) });
@@ -218,7 +274,13 @@ describe('POST /events', () => {
 
   it('415 unless the content type is JSON in UTF-8', async () => {
     server = await serve(routesWith({ pool: ledgerPool(0).pool, events: { publish: async () => undefined } }));
-    for (const ct of [undefined, 'text/plain', 'application/jsonx', 'application/json; charset=latin1', 'multipart/form-data']) {
+    for (const ct of [
+      undefined,
+      'text/plain',
+      'application/jsonx',
+      'application/json; charset=latin1',
+      'multipart/form-data',
+    ]) {
       const res = await post(server.base, JSON.stringify(purchase), ct ? { 'content-type': ct } : {});
       // fetch adds text/plain to a string body without a content type.
       expect(res.status, String(ct)).toBe(415);
@@ -234,49 +296,85 @@ describe('POST /events', () => {
     expect(await res.json()).toMatchObject({ error: 'payload_too_large' });
 
     // Announces 10 MiB and sends only the headers: answered at once, connection closed, nothing else read.
-    const announced = await rawExchange(server.port, `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${10 << 20}\r\n\r\n`);
+    const announced = await rawExchange(
+      server.port,
+      `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${10 << 20}\r\n\r\n`,
+    );
     expect(announced.text).toMatch(/^HTTP\/1\.1 413 /);
     expect(announced.closedByServer).toBe(true);
 
     // Chunked, no length announced: 413 once the running total passes the limit.
     const chunk = 'y'.repeat(16 * 1024);
     const chunks = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
-    const streamed = await rawExchange(server.port, `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`);
+    const streamed = await rawExchange(
+      server.port,
+      `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`,
+    );
     expect(streamed.text).toMatch(/^HTTP\/1\.1 413 /);
     expect(streamed.text).toContain('"payload_too_large"');
     expect(streamed.closedByServer).toBe(true);
     // A body just under the limit is read (and here refused as a 400, not a 413).
-    const under = await post(server.base, JSON.stringify({ ...purchase, category: 'x'.repeat(MAX_EVENT_BODY_BYTES - 200) }));
+    const under = await post(
+      server.base,
+      JSON.stringify({ ...purchase, category: 'x'.repeat(MAX_EVENT_BODY_BYTES - 200) }),
+    );
     expect(under.status).toBe(400);
   });
 
   it("413 when the body fits the HTTP limit but not the engine's MAX_MESSAGE_BYTES", async () => {
-    server = await serve(routesWith({ pool: ledgerPool(0).pool, events: { publish: async () => undefined }, decodeLimits: () => ({ maxMessageBytes: 200, maxAmount: 1e6 }) }));
+    server = await serve(
+      routesWith({
+        pool: ledgerPool(0).pool,
+        events: { publish: async () => undefined },
+        decodeLimits: () => ({ maxMessageBytes: 200, maxAmount: 1e6 }),
+      }),
+    );
     const res = await post(server.base, JSON.stringify({ ...purchase, sku: 's'.repeat(200) }));
     expect(res.status).toBe(413);
   });
 
   it('503 with the event_id (to retry with) and Retry-After when Kafka does not acknowledge', async () => {
-    server = await serve(routesWith({ pool: ledgerPool(0).pool, events: { publish: () => Promise.reject(new Error('Local: Message timed out')) } }));
+    server = await serve(
+      routesWith({
+        pool: ledgerPool(0).pool,
+        events: { publish: () => Promise.reject(new Error('Local: Message timed out')) },
+      }),
+    );
     const res = await post(server.base, JSON.stringify({ ...purchase, event_id: 'e-77' }));
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
-    expect(await res.json()).toMatchObject({ error: 'kafka_unavailable', event_id: 'e-77', detail: expect.stringContaining('timed out') });
+    expect(await res.json()).toMatchObject({
+      error: 'kafka_unavailable',
+      event_id: 'e-77',
+      detail: expect.stringContaining('timed out'),
+    });
   });
 
   it('checks the token before the content type and before reading the body', async () => {
     const sent: string[] = [];
-    server = await serve(routesWith({ pool: ledgerPool(0).pool, apiToken: TOKEN, events: { publish: async (k) => void sent.push(k) } }));
+    server = await serve(
+      routesWith({ pool: ledgerPool(0).pool, apiToken: TOKEN, events: { publish: async (k) => void sent.push(k) } }),
+    );
     expect((await post(server.base, JSON.stringify(purchase), { 'content-type': 'text/plain' })).status).toBe(401);
     expect((await post(server.base, JSON.stringify(purchase))).status).toBe(401);
-    const noAuthBig = await rawExchange(server.port, `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${10 << 20}\r\n\r\n`);
+    const noAuthBig = await rawExchange(
+      server.port,
+      `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${10 << 20}\r\n\r\n`,
+    );
     expect(noAuthBig.text).toMatch(/^HTTP\/1\.1 401 /);
     expect(noAuthBig.closedByServer).toBe(true); // the unread 10 MiB are not parsed
     // No body to skip: the connection stays usable for the next request.
-    const noBody = await rawExchange(server.port, 'POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 300);
+    const noBody = await rawExchange(
+      server.port,
+      'POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      300,
+    );
     expect(noBody.text).toMatch(/^HTTP\/1\.1 401 [\s\S]*HTTP\/1\.1 200 /);
     expect(noBody.closedByServer).toBe(false);
-    const ok = await post(server.base, JSON.stringify(purchase), { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` });
+    const ok = await post(server.base, JSON.stringify(purchase), {
+      'content-type': 'application/json',
+      authorization: `Bearer ${TOKEN}`,
+    });
     expect(ok.status).toBe(202);
     expect(sent).toEqual(['alice']);
   });
@@ -302,12 +400,16 @@ describe('errors and aborted requests', () => {
     let release: () => void = () => undefined;
     const published = new Promise<void>((r) => (release = r));
     let publishCalls = 0;
-    server = await serve(routesWith({ pool: ledgerPool(0).pool, events: { publish: () => (publishCalls++, published) } }));
+    server = await serve(
+      routesWith({ pool: ledgerPool(0).pool, events: { publish: () => (publishCalls++, published) } }),
+    );
 
     // 1. A partial body, then the socket is destroyed.
     const partial = net.connect(server.port, '127.0.0.1');
     await new Promise<void>((r) => partial.once('connect', () => r()));
-    partial.write('POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"user_id":');
+    partial.write(
+      'POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"user_id":',
+    );
     await new Promise((r) => setTimeout(r, 50));
     partial.destroy();
 
@@ -315,7 +417,9 @@ describe('errors and aborted requests', () => {
     const slow = net.connect(server.port, '127.0.0.1');
     await new Promise<void>((r) => slow.once('connect', () => r()));
     const body = JSON.stringify(purchase);
-    slow.write(`POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    slow.write(
+      `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     const deadline = Date.now() + 2000;
     while (publishCalls === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(publishCalls).toBe(1);

@@ -15,7 +15,9 @@ export interface Served {
 /** The routes on a real uWS server at 127.0.0.1 on a free port. */
 export async function serve(routes: Route[]): Promise<Served> {
   const observed: { route: string; status: number }[] = [];
-  const s: HttpServer = await startHttpServer('127.0.0.1', 0, routes, (route, status) => observed.push({ route, status }));
+  const s: HttpServer = await startHttpServer('127.0.0.1', 0, routes, (route, status) =>
+    observed.push({ route, status }),
+  );
   return { base: `http://127.0.0.1:${s.port}`, port: s.port, observed, close: s.close };
 }
 
@@ -41,7 +43,11 @@ export function routesWith(partial: Partial<RouteDeps> & { pool: pg.Pool }): Rou
 }
 
 /** Sends raw bytes on a fresh connection; resolves with everything received until the server closes it or `waitMs` passes. */
-export function rawExchange(port: number, data: string | Buffer, waitMs = 1000): Promise<{ text: string; closedByServer: boolean }> {
+export function rawExchange(
+  port: number,
+  data: string | Buffer,
+  waitMs = 1000,
+): Promise<{ text: string; closedByServer: boolean }> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     let text = '';

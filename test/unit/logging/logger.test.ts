@@ -17,7 +17,15 @@ describe('logs never carry secrets', () => {
   it('redacts connection strings, passwords, tokens and authorization headers wherever they are logged', () => {
     const { stream, lines } = capture();
     const log = createLogger('info', {}, stream);
-    log.info({ databaseUrl: 'postgres://app:s3cret@db/loyalty', password: 's3cret', token: 'tok-123', headers: { authorization: 'Bearer tok-123' } }, 'connecting');
+    log.info(
+      {
+        databaseUrl: 'postgres://app:s3cret@db/loyalty',
+        password: 's3cret',
+        token: 'tok-123',
+        headers: { authorization: 'Bearer tok-123' },
+      },
+      'connecting',
+    );
     log.info({ cfg: { DATABASE_URL: 'postgres://app:s3cret@db/loyalty', API_TOKEN: 'tok-123' } }, 'config');
     const out = lines.join('');
     expect(out).toContain('connecting');
@@ -28,7 +36,9 @@ describe('logs never carry secrets', () => {
   });
 
   it('strips the password from a connection string shown in a message', () => {
-    expect(redactConnectionString('postgres://app:s3cret@db:5432/loyalty')).toBe('postgres://app:[redacted]@db:5432/loyalty');
+    expect(redactConnectionString('postgres://app:s3cret@db:5432/loyalty')).toBe(
+      'postgres://app:[redacted]@db:5432/loyalty',
+    );
     expect(redactConnectionString('postgres://app@db/loyalty')).toBe('postgres://app@db/loyalty');
   });
 });

@@ -57,7 +57,11 @@ describe('refund (proportional clawback)', () => {
     ['a purchase that earned nothing', 0.5, 0, 0, 0, 0.5, 0],
     ['a purchase of amount 0: takes back the rest', 0, 3, 0, 0, 0, 3],
   ])('%s', (_name, amount, earned, amountRefunded, pointsRefunded, refund, back) => {
-    const o = rules.evaluate(ev('refund', refund), user(1000), purchaseRecord(amount, earned, amountRefunded, pointsRefunded));
+    const o = rules.evaluate(
+      ev('refund', refund),
+      user(1000),
+      purchaseRecord(amount, earned, amountRefunded, pointsRefunded),
+    );
     expect(o).toEqual(applied(0 - back, 0 - back));
   });
   it('a sequence of partial refunds adds up to the points earned', () => {

@@ -18,7 +18,9 @@ function seed(e: LoyaltyEvent, u: UserState): { kind: string; delta?: number; ea
     const p = Math.floor(e.amount) * (day === 0 || day === 6 ? 2 : 1);
     return { kind: 'applied', delta: p, earnedDelta: p };
   }
-  return u.balance < e.amount ? { kind: 'rejected', reason: 'insufficient_balance' } : { kind: 'applied', delta: 0 - e.amount, earnedDelta: 0 };
+  return u.balance < e.amount
+    ? { kind: 'rejected', reason: 'insufficient_balance' }
+    : { kind: 'applied', delta: 0 - e.amount, earnedDelta: 0 };
 }
 
 const MIN_TS = Date.UTC(2000, 0, 1);
@@ -26,7 +28,10 @@ const MAX_TS = Date.UTC(2100, 0, 1);
 const arbCategory = fc.constantFrom(undefined, 'electronics', 'books', 'toys');
 const arbSku = fc.constantFrom(undefined, 'A', 'B');
 
-const arbEvent = (type: fc.Arbitrary<'purchase' | 'redeem'>, amount: fc.Arbitrary<number>): fc.Arbitrary<LoyaltyEvent> =>
+const arbEvent = (
+  type: fc.Arbitrary<'purchase' | 'redeem'>,
+  amount: fc.Arbitrary<number>,
+): fc.Arbitrary<LoyaltyEvent> =>
   fc
     .record({
       type,
@@ -36,7 +41,13 @@ const arbEvent = (type: fc.Arbitrary<'purchase' | 'redeem'>, amount: fc.Arbitrar
       utcOffsetMinutes: fc.integer({ min: -12 * 60, max: 14 * 60 }),
       category: arbCategory,
       sku: arbSku,
-      items: fc.option(fc.array(fc.record({ amount: fc.double({ min: 0, max: 10_000, noNaN: true }), category: arbCategory, sku: arbSku }), { minLength: 1, maxLength: 5 }), { nil: undefined }),
+      items: fc.option(
+        fc.array(
+          fc.record({ amount: fc.double({ min: 0, max: 10_000, noNaN: true }), category: arbCategory, sku: arbSku }),
+          { minLength: 1, maxLength: 5 },
+        ),
+        { nil: undefined },
+      ),
     })
     .map(({ category, sku, items, ...r }) => ({
       eventId: 'e',
@@ -46,7 +57,13 @@ const arbEvent = (type: fc.Arbitrary<'purchase' | 'redeem'>, amount: fc.Arbitrar
       ...r,
       ...(category !== undefined && { category }),
       ...(sku !== undefined && { sku }),
-      ...(items !== undefined && { items: items.map(({ category: c, sku: s, amount: a }) => ({ amount: a, ...(c && { category: c }), ...(s && { sku: s }) })) }),
+      ...(items !== undefined && {
+        items: items.map(({ category: c, sku: s, amount: a }) => ({
+          amount: a,
+          ...(c && { category: c }),
+          ...(s && { sku: s }),
+        })),
+      }),
     }));
 
 const arbUser: fc.Arbitrary<UserState> = fc.record({
@@ -68,13 +85,26 @@ const arbRulesText: fc.Arbitrary<string> = fc
     }),
     rules: fc.array(
       fc.record({
-        when: fc.constantFrom({}, { days_of_week: ['sat', 'sun'] }, { category: 'electronics' }, { sku: ['A', 'B'] }, { date_range: { from: '2026-11-27', to: '2026-11-30' }, category: 'toys' }),
+        when: fc.constantFrom(
+          {},
+          { days_of_week: ['sat', 'sun'] },
+          { category: 'electronics' },
+          { sku: ['A', 'B'] },
+          { date_range: { from: '2026-11-27', to: '2026-11-30' }, category: 'toys' },
+        ),
         multiplier: fc.constantFrom(0, 0.5, 1, 1.25, 2, 3),
         stop: fc.boolean(),
       }),
       { maxLength: 5 },
     ),
-    tiers: fc.constantFrom([], [{ name: 'b', min_lifetime_points: 0, multiplier: 1 }], [{ name: 's', min_lifetime_points: 100, multiplier: 1.5 }, { name: 'g', min_lifetime_points: 5000, multiplier: 2 }]),
+    tiers: fc.constantFrom(
+      [],
+      [{ name: 'b', min_lifetime_points: 0, multiplier: 1 }],
+      [
+        { name: 's', min_lifetime_points: 100, multiplier: 1.5 },
+        { name: 'g', min_lifetime_points: 5000, multiplier: 2 },
+      ],
+    ),
   })
   .map((c) => JSON.stringify({ version: 1, ...c }));
 
@@ -87,9 +117,14 @@ describe('properties', () => {
     const shipped = parseRules(shippedText, 'config/rules.yaml');
     const builtIn = defaultRuleSet();
     // Amounts both as arbitrary doubles and as whole cents (what producers send); no items or categories in the seed.
-    const amount = fc.oneof(fc.double({ min: 0, max: 1_000_000, maxExcluded: true, noNaN: true }), fc.integer({ min: 0, max: 99_999_999 }).map((c) => c / 100));
+    const amount = fc.oneof(
+      fc.double({ min: 0, max: 1_000_000, maxExcluded: true, noNaN: true }),
+      fc.integer({ min: 0, max: 99_999_999 }).map((c) => c / 100),
+    );
     const purchase = arbEvent(fc.constant('purchase'), amount).map(({ items: _i, category: _c, sku: _s, ...e }) => e);
-    const redeem = arbEvent(fc.constant('redeem'), fc.integer({ min: 0, max: 999_999 })).map(({ items: _i, category: _c, sku: _s, ...e }) => e);
+    const redeem = arbEvent(fc.constant('redeem'), fc.integer({ min: 0, max: 999_999 })).map(
+      ({ items: _i, category: _c, sku: _s, ...e }) => e,
+    );
     fc.assert(
       fc.property(fc.oneof(purchase, redeem), arbUser, (e, u) => {
         const expected = seed(e, u);
@@ -102,14 +137,19 @@ describe('properties', () => {
 
   it('purchases never earn negative (or fractional) points, whatever the rules', () => {
     fc.assert(
-      fc.property(arbRulesText, arbEvent(fc.constant('purchase'), fc.double({ min: 0, max: 999_999, noNaN: true })), arbUser, (text, e, u) => {
-        const o = parseRules(text).evaluate(e, u);
-        expect(o.kind).toBe('applied');
-        if (o.kind !== 'applied') return;
-        expect(o.delta).toBeGreaterThanOrEqual(0);
-        expect(Number.isInteger(o.delta)).toBe(true);
-        expect(o.earnedDelta).toBe(o.delta);
-      }),
+      fc.property(
+        arbRulesText,
+        arbEvent(fc.constant('purchase'), fc.double({ min: 0, max: 999_999, noNaN: true })),
+        arbUser,
+        (text, e, u) => {
+          const o = parseRules(text).evaluate(e, u);
+          expect(o.kind).toBe('applied');
+          if (o.kind !== 'applied') return;
+          expect(o.delta).toBeGreaterThanOrEqual(0);
+          expect(Number.isInteger(o.delta)).toBe(true);
+          expect(o.earnedDelta).toBe(o.delta);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -120,12 +160,28 @@ describe('properties', () => {
       fc.property(
         fc.integer({ min: 0, max: 10_000_000 }).map((c) => c / 100),
         fc.integer({ min: 0, max: 2_000_000 }),
-        fc.array(fc.integer({ min: 0, max: 5_000_000 }).map((c) => c / 100), { maxLength: 12 }),
+        fc.array(
+          fc.integer({ min: 0, max: 5_000_000 }).map((c) => c / 100),
+          { maxLength: 12 },
+        ),
         (amount, earned, refunds) => {
           const p = purchaseRecord(amount, earned);
           for (const r of refunds) {
             const before = p.pointsRefunded;
-            const o = rules.evaluate({ eventId: 'r', eventIdGiven: true, userId: 'u', type: 'refund', amount: r, timestamp: '', timestampMs: 0, utcOffsetMinutes: 0 }, { balance: 0, lifetimeEarned: 0, earnedToday: 0 }, p);
+            const o = rules.evaluate(
+              {
+                eventId: 'r',
+                eventIdGiven: true,
+                userId: 'u',
+                type: 'refund',
+                amount: r,
+                timestamp: '',
+                timestampMs: 0,
+                utcOffsetMinutes: 0,
+              },
+              { balance: 0, lifetimeEarned: 0, earnedToday: 0 },
+              p,
+            );
             if (o.kind !== 'applied') throw new Error('refund rejected');
             expect(o.delta).toBeLessThanOrEqual(0);
             expect(o.earnedDelta).toBe(o.delta);
@@ -149,21 +205,44 @@ describe('properties', () => {
       stop: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(arbRule, { maxLength: 6 }), fc.constantFrom(undefined, 'x', 'y'), fc.integer({ min: 0, max: 1000 }), (list, category, amount) => {
-        const text = JSON.stringify({
-          version: 1,
-          rules: list.map((r) => ({ ...(r.category !== undefined && { when: { category: r.category } }), multiplier: r.multiplier, stop: r.stop })),
-        });
-        const rules: RuleSet = parseRules(text);
-        let expected = amount;
-        for (const r of list) {
-          if (r.category !== undefined && r.category !== category) continue;
-          expected *= r.multiplier;
-          if (r.stop) break;
-        }
-        const e: LoyaltyEvent = { eventId: 'e', eventIdGiven: true, userId: 'u', type: 'purchase', amount, timestamp: '', timestampMs: 0, utcOffsetMinutes: 0, ...(category !== undefined && { category }) };
-        expect(rules.evaluate(e, { balance: 0, lifetimeEarned: 0, earnedToday: 0 })).toEqual({ kind: 'applied', delta: expected, earnedDelta: expected });
-      }),
+      fc.property(
+        fc.array(arbRule, { maxLength: 6 }),
+        fc.constantFrom(undefined, 'x', 'y'),
+        fc.integer({ min: 0, max: 1000 }),
+        (list, category, amount) => {
+          const text = JSON.stringify({
+            version: 1,
+            rules: list.map((r) => ({
+              ...(r.category !== undefined && { when: { category: r.category } }),
+              multiplier: r.multiplier,
+              stop: r.stop,
+            })),
+          });
+          const rules: RuleSet = parseRules(text);
+          let expected = amount;
+          for (const r of list) {
+            if (r.category !== undefined && r.category !== category) continue;
+            expected *= r.multiplier;
+            if (r.stop) break;
+          }
+          const e: LoyaltyEvent = {
+            eventId: 'e',
+            eventIdGiven: true,
+            userId: 'u',
+            type: 'purchase',
+            amount,
+            timestamp: '',
+            timestampMs: 0,
+            utcOffsetMinutes: 0,
+            ...(category !== undefined && { category }),
+          };
+          expect(rules.evaluate(e, { balance: 0, lifetimeEarned: 0, earnedToday: 0 })).toEqual({
+            kind: 'applied',
+            delta: expected,
+            earnedDelta: expected,
+          });
+        },
+      ),
       { numRuns: 2000 },
     );
   });

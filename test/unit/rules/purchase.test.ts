@@ -19,7 +19,11 @@ describe('default rules: weekday / weekend by the local calendar day', () => {
     ['zero amount', '2026-11-28T10:00:00Z', 0, 0],
     ['below one unit', '2026-11-28T10:00:00Z', 0.99, 0],
   ])('%s', (_name, ts, amount, expected) => {
-    expect(rules.evaluate(ev('purchase', amount, ts), user())).toEqual({ kind: 'applied', delta: expected, earnedDelta: expected });
+    expect(rules.evaluate(ev('purchase', amount, ts), user())).toEqual({
+      kind: 'applied',
+      delta: expected,
+      earnedDelta: expected,
+    });
   });
 });
 
@@ -81,12 +85,19 @@ rules:
   });
   it('default rules: base floored per item, weekend doubling applies to each', () => {
     // Saturday: (floor(0.5) + floor(0.5) + floor(2.7)) x 2 = 4, where the amount 3.7 alone would give 6
-    expect(points(defaultRuleSet(), ev('purchase', 3.7, '2026-11-28T10:00:00Z', { items: [{ amount: 0.5 }, { amount: 0.5 }, { amount: 2.7 }] }))).toBe(4);
+    expect(
+      points(
+        defaultRuleSet(),
+        ev('purchase', 3.7, '2026-11-28T10:00:00Z', { items: [{ amount: 0.5 }, { amount: 0.5 }, { amount: 2.7 }] }),
+      ),
+    ).toBe(4);
   });
   it('base_rounding none: fractions summed, rounded once', () => {
     const exact = rulesFrom('earn: { base_rounding: none }');
     // floor(0.5 + 0.5 + 2.7) = 3
-    expect(points(exact, ev('purchase', 3.7, undefined, { items: [{ amount: 0.5 }, { amount: 0.5 }, { amount: 2.7 }] }))).toBe(3);
+    expect(
+      points(exact, ev('purchase', 3.7, undefined, { items: [{ amount: 0.5 }, { amount: 0.5 }, { amount: 2.7 }] })),
+    ).toBe(3);
   });
 });
 
@@ -130,7 +141,9 @@ describe('minimum spend', () => {
 
 describe('caps (after rounding and tier)', () => {
   it('per event', () => {
-    const rules = rulesFrom('earn: { cap_per_event: 50 }\nrules: [{ when: { days_of_week: [sat, sun] }, multiplier: 2 }]');
+    const rules = rulesFrom(
+      'earn: { cap_per_event: 50 }\nrules: [{ when: { days_of_week: [sat, sun] }, multiplier: 2 }]',
+    );
     expect(points(rules, ev('purchase', 80, '2026-11-28T10:00:00Z'))).toBe(50);
     expect(points(rules, ev('purchase', 20, '2026-11-28T10:00:00Z'))).toBe(40);
   });
@@ -211,6 +224,11 @@ describe('rule order and stop', () => {
     expect(points(rules, ev('purchase', 10, '2026-11-28T10:00:00Z'))).toBe(10);
   });
   it('a zero multiplier earns nothing', () => {
-    expect(points(rulesFrom('rules: [{ when: { category: gift-cards }, multiplier: 0 }]'), ev('purchase', 50, undefined, { category: 'gift-cards' }))).toBe(0);
+    expect(
+      points(
+        rulesFrom('rules: [{ when: { category: gift-cards }, multiplier: 0 }]'),
+        ev('purchase', 50, undefined, { category: 'gift-cards' }),
+      ),
+    ).toBe(0);
   });
 });

@@ -12,12 +12,31 @@ export function ev(
 ): LoyaltyEvent {
   const ts = parseTimestamp(timestamp);
   if (ts === null) throw new Error(`bad test timestamp ${timestamp}`);
-  return { eventId: 'e1', eventIdGiven: true, userId: 'u1', type, amount, timestamp, timestampMs: ts.ms, utcOffsetMinutes: ts.offsetMinutes, ...extra };
+  return {
+    eventId: 'e1',
+    eventIdGiven: true,
+    userId: 'u1',
+    type,
+    amount,
+    timestamp,
+    timestampMs: ts.ms,
+    utcOffsetMinutes: ts.offsetMinutes,
+    ...extra,
+  };
 }
 
-export const user = (balance = 0, lifetimeEarned = 0, earnedToday = 0): UserState => ({ balance, lifetimeEarned, earnedToday });
+export const user = (balance = 0, lifetimeEarned = 0, earnedToday = 0): UserState => ({
+  balance,
+  lifetimeEarned,
+  earnedToday,
+});
 
-export const purchaseRecord = (amount: number, pointsEarned: number, amountRefunded = 0, pointsRefunded = 0): PurchaseRecord => ({
+export const purchaseRecord = (
+  amount: number,
+  pointsEarned: number,
+  amountRefunded = 0,
+  pointsRefunded = 0,
+): PurchaseRecord => ({
   eventId: 'p1',
   amount,
   pointsEarned,

@@ -29,10 +29,17 @@ describe('validation: each bad input names its path and line', () => {
     expectOne('version: 1\nallow_negatve: true\n', 'allow_negatve', 2, /unknown key/);
   });
   it('unknown key in earn', () => {
-    expectOne('version: 1\nearn:\n  points_per_unit: 2\n  point_per_unit: 2\n', 'earn.point_per_unit', 4, /unknown key/);
+    expectOne(
+      'version: 1\nearn:\n  points_per_unit: 2\n  point_per_unit: 2\n',
+      'earn.point_per_unit',
+      4,
+      /unknown key/,
+    );
   });
   it('unknown key in a rule and in a when', () => {
-    const { issues } = issuesOf('version: 1\nrules:\n  - multiplier: 2\n    when:\n      weekday: [sat]\n    priority: 1\n');
+    const { issues } = issuesOf(
+      'version: 1\nrules:\n  - multiplier: 2\n    when:\n      weekday: [sat]\n    priority: 1\n',
+    );
     expect(issues).toEqual([
       { path: 'rules[0].when.weekday', message: 'unknown key', line: 5 },
       { path: 'rules[0].priority', message: 'unknown key', line: 6 },
@@ -54,7 +61,9 @@ rules:
     expect(issuesOf(text, 'promo.yaml').message).toContain('promo.yaml:7: rules[2].multiplier: must be >= 0');
   });
   it('negative tier multiplier and points per unit', () => {
-    const { issues } = issuesOf('version: 1\nearn: { points_per_unit: -1 }\ntiers: [{ name: t, min_lifetime_points: 0, multiplier: -2 }]\n');
+    const { issues } = issuesOf(
+      'version: 1\nearn: { points_per_unit: -1 }\ntiers: [{ name: t, min_lifetime_points: 0, multiplier: -2 }]\n',
+    );
     expect(issues.map((i) => i.path)).toEqual(['earn.points_per_unit', 'tiers[0].multiplier']);
   });
   it('overlapping date ranges among rules that match on dates alone', () => {
@@ -100,14 +109,24 @@ tiers:
     expectOne(text, 'tiers[2].min_lifetime_points', 5, /ascending/);
   });
   it('equal tier thresholds', () => {
-    expectOne('version: 1\ntiers:\n  - { name: a, min_lifetime_points: 0, multiplier: 1 }\n  - { name: b, min_lifetime_points: 0, multiplier: 2 }\n', 'tiers[1].min_lifetime_points', 4, /ascending/);
+    expectOne(
+      'version: 1\ntiers:\n  - { name: a, min_lifetime_points: 0, multiplier: 1 }\n  - { name: b, min_lifetime_points: 0, multiplier: 2 }\n',
+      'tiers[1].min_lifetime_points',
+      4,
+      /ascending/,
+    );
   });
   it('bad rounding name', () => {
     expectOne('version: 1\nearn:\n  rounding: bankers\n', 'earn.rounding', 3, /floor, round, ceil/);
     expectOne('version: 1\nearn:\n  base_rounding: up\n', 'earn.base_rounding', 3, /none/);
   });
   it('bad day name', () => {
-    expectOne('version: 1\nrules:\n  - when: { days_of_week: [sat, saturday] }\n    multiplier: 2\n', 'rules[0].when.days_of_week[1]', 3, /sun, mon/);
+    expectOne(
+      'version: 1\nrules:\n  - when: { days_of_week: [sat, saturday] }\n    multiplier: 2\n',
+      'rules[0].when.days_of_week[1]',
+      3,
+      /sun, mon/,
+    );
   });
   it('bad duration', () => {
     expectOne('version: 1\nidempotency_window: 7 days\n', 'idempotency_window', 2, /duration/);
@@ -116,7 +135,12 @@ tiers:
     expectOne('version: 1\nearn: { cap_per_event: 10.5 }\n', 'earn.cap_per_event', 2, /whole number/);
   });
   it('duplicate rule names', () => {
-    expectOne('version: 1\nrules:\n  - { name: x, multiplier: 1 }\n  - { name: x, multiplier: 2 }\n', 'rules[1].name', 4, /rules\[0\]/);
+    expectOne(
+      'version: 1\nrules:\n  - { name: x, multiplier: 1 }\n  - { name: x, multiplier: 2 }\n',
+      'rules[1].name',
+      4,
+      /rules\[0\]/,
+    );
   });
   it('version missing or wrong', () => {
     expectOne('earn: {}\n', 'version', 1, /must be 1/);
@@ -146,7 +170,13 @@ tiers:
   - { name: a, min_lifetime_points: 5, multiplier: 1 }
 idempotency_window: soon
 `);
-    const paths = ['earn.rounding', 'rules[0].multiplier', 'rules[1].when.days_of_week[0]', 'tiers[1].min_lifetime_points', 'idempotency_window'];
+    const paths = [
+      'earn.rounding',
+      'rules[0].multiplier',
+      'rules[1].when.days_of_week[0]',
+      'tiers[1].min_lifetime_points',
+      'idempotency_window',
+    ];
     expect(issues.map((i) => [i.path, i.line])).toEqual([
       [paths[0], 3],
       [paths[1], 5],
@@ -195,5 +225,7 @@ describe('parseDuration', () => {
     ['500ms', 500],
     ['2w', 1_209_600_000],
   ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
-  it.each(['', '7', 'd', '7 d', '-1d', '1.5d', '0d', '7days'])('rejects %j', (text) => expect(parseDuration(text)).toBeNull());
+  it.each(['', '7', 'd', '7 d', '-1d', '1.5d', '0d', '7days'])('rejects %j', (text) =>
+    expect(parseDuration(text)).toBeNull(),
+  );
 });

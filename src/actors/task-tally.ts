@@ -1,0 +1,22 @@
+import type { FlushStats } from './protocol.js';
+
+/** Events by type, then outcome: what one task applied, for the main thread's metrics. */
+export type EventCounts = Record<string, Record<string, number>>;
+
+/** What one actor task did, counted as it goes and handed back whole with the task's result. */
+export class TaskTally {
+  events: EventCounts = {};
+  /** Dead letters by reason. */
+  deadLetters: Record<string, number> = {};
+  /** The task's flush, if it committed one. */
+  flush: FlushStats | null = null;
+
+  event(type: string, outcome: string): void {
+    const byOutcome = (this.events[type] ??= {});
+    byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+  }
+
+  deadLetter(reason: string): void {
+    this.deadLetters[reason] = (this.deadLetters[reason] ?? 0) + 1;
+  }
+}

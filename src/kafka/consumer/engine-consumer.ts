@@ -1,0 +1,392 @@
+import type { Logger } from 'pino';
+import type { ActorResult, ActorTask } from '../../actors/protocol.js';
+import type { EngineMetrics } from '../../metrics/registry.js';
+import { errorText } from '../../errors.js';
+import { backoffMs, sleep } from '../../backoff.js';
+import { BrokerHealth } from './broker-health.js';
+import { FlushPolicy } from './flush-policy.js';
+import { PartitionHandle } from './partition-handle.js';
+import {
+  consumeBatch,
+  createRdConsumer,
+  type Assignment,
+  type ConsumerSettings,
+  type RdConsumer,
+  type RebalanceHandler,
+} from './rdkafka-consumer.js';
+import { recordResult } from './result-metrics.js';
+import { RebalanceListener } from './rebalance-listener.js';
+
+export interface EngineConsumerSettings extends ConsumerSettings {
+  topic: string;
+  maxBatchEvents: number;
+  /** Fetched messages a partition may hold waiting for its actor before it is paused. */
+  maxQueuedEvents: number;
+  /** Commit a partition once this many events are pending ... */
+  flushMaxEvents: number;
+  /** ... or once its oldest pending event is this old. */
+  flushMaxAgeMs: number;
+}
+
+/** What the consumer needs of the actor threads (the ActorPool; a fake in unit tests). */
+export interface ActorRunner {
+  run(task: ActorTask): Promise<ActorResult>;
+}
+
+/** Builds the Kafka client; injected so the partition logic can be driven by a fake in unit tests. */
+export type ClientFactory = (s: EngineConsumerSettings, onRebalance: RebalanceHandler) => RdConsumer;
+
+type Rules = { version: string; text: string };
+
+/**
+ * Consumes the events topic and routes each partition's messages, in order, to the partition's
+ * actor on its worker thread. Like a Kafka Streams thread with its tasks: the fetch loop feeds a
+ * PartitionHandle per assigned partition (its queue, pause and lifecycle), the rebalance listener
+ * opens actors at the offsets stored in Postgres and closes them on revocation, and the flush
+ * policy decides when a partition commits.
+ */
+export class EngineConsumer {
+  private readonly client: RdConsumer;
+  private readonly handles = new Map<number, PartitionHandle>();
+  private readonly rebalances: RebalanceListener;
+  private readonly health: BrokerHealth;
+  private readonly policy: FlushPolicy;
+  private epochSeq = 0;
+  /** Bytes to give a new batch builder (learnt from the batches sent). */
+  private batchBytesHint = 64 * 1024;
+  private running = false;
+  private stopping = false;
+  private loop: Promise<void> = Promise.resolve();
+  private timers: NodeJS.Timeout[] = [];
+  /** Rules reloaded since start: attached to each partition's next task. */
+  private rules: Rules | null = null;
+  private deadLettersUnrelayed = false;
+  /** Called after flushes that recorded dead letters (the relay publishes them). */
+  onDeadLetters: () => void = () => undefined;
+
+  constructor(
+    private readonly s: EngineConsumerSettings,
+    private readonly actors: ActorRunner,
+    private readonly metrics: EngineMetrics,
+    private readonly log: Logger,
+    createClient: ClientFactory = createRdConsumer,
+  ) {
+    this.policy = new FlushPolicy(s.flushMaxEvents, s.flushMaxAgeMs);
+    this.rebalances = new RebalanceListener(
+      { assign: (tps) => this.onAssign(tps), revoke: (tps) => this.onRevoke(tps) },
+      log,
+    );
+    this.client = createClient(s, this.rebalances.onRebalance);
+    this.client.on('event.error', (e) => this.log.warn({ err: e.message, code: e.code }, 'kafka client error'));
+    this.health = new BrokerHealth(this.client, s.topic, log);
+  }
+
+  /** New rules for every batch dispatched from now on. */
+  setRules(rules: Rules): void {
+    this.rules = rules;
+  }
+
+  /** Partitions owned right now (opened and running). */
+  get assigned(): number {
+    return this.activePartitions.length;
+  }
+
+  /** The partitions owned right now, ascending (the console lists them). */
+  get activePartitions(): number[] {
+    const out: number[] = [];
+    for (const h of this.handles.values()) if (h.lifecycle.is('running')) out.push(h.partition);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** False while the broker has not answered the last periodic watermark query. */
+  get brokerReachable(): boolean {
+    return this.health.reachable;
+  }
+
+  /** The handle of a partition, for tests and diagnostics. */
+  handle(partition: number): PartitionHandle | undefined {
+    return this.handles.get(partition);
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) =>
+      this.client.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())),
+    );
+    this.client.setDefaultConsumeTimeout(100);
+    // By default consume(2000) waits up to the timeout for each message: at 5k events/s a call took
+    // ~400 ms to fill, and every event waited that long before its actor saw it.
+    this.client.setDefaultIsTimeoutOnlyForFirstMessage(true);
+    this.client.subscribe([this.s.topic]);
+    this.running = true;
+    this.loop = this.fetchLoop();
+    this.timers.push(setInterval(() => this.dispatchAll(), Math.max(10, Math.floor(this.s.flushMaxAgeMs / 2))));
+    this.timers.push(setInterval(() => this.updateLag(), 2000));
+    this.health.start();
+  }
+
+  /** Fetches and routes messages to their partitions' handles, in offset order. */
+  private async fetchLoop(): Promise<void> {
+    const touched = new Set<PartitionHandle>();
+    while (this.running) {
+      let messages;
+      try {
+        messages = await consumeBatch(this.client, 2000);
+      } catch (e) {
+        this.log.warn({ err: errorText(e) }, 'consume failed; retrying');
+        await sleep(200);
+        continue;
+      }
+      for (const m of messages) {
+        if (m.topic !== this.s.topic) continue;
+        const h = this.handles.get(m.partition);
+        const key = typeof m.key === 'string' ? Buffer.from(m.key) : (m.key ?? null);
+        if (h?.accept(m.offset, key, m.value, this.batchBytesHint)) touched.add(h);
+      }
+      for (const h of touched) {
+        h.applyBackpressure();
+        this.dispatch(h);
+      }
+      touched.clear();
+    }
+  }
+
+  /** Sends the partition's next task if none is in flight: a flush the policy says is due, else its oldest queued batch. */
+  private dispatch(h: PartitionHandle): void {
+    if (h.busy || !h.lifecycle.is('running')) return;
+    const now = Date.now();
+    const address = { topic: this.s.topic, partition: h.partition, epoch: h.epoch };
+    let task: ActorTask;
+    // A due flush goes first, so that under a steady stream commits still come at the age limit.
+    if (this.policy.due(h.pending, h.pendingSince, now)) {
+      h.beginTask(0);
+      task = { op: 'flush', ...address, ...this.rulesFor(h) };
+    } else {
+      const builder = h.takeBatch();
+      if (builder === undefined) return;
+      // Size new builders like the last well-filled batch, so they rarely grow.
+      if (builder.count * 2 >= builder.capacity)
+        this.batchBytesHint = Math.ceil((builder.bytesUsed / builder.count) * builder.capacity * 1.1) + 1024;
+      const batch = builder.finish();
+      h.beginTask(batch.count);
+      // The count limit is judged with this batch applied, so the actor never holds more than the limit plus one batch.
+      const flush = this.policy.due(h.pending + batch.count, h.pendingSince || now, now);
+      task = { op: 'process', ...address, batch, flush, ...this.rulesFor(h) };
+    }
+    this.actors.run(task).then(
+      (r) => this.onResult(h, task, r),
+      (e: unknown) => this.onTaskError(h, e),
+    );
+  }
+
+  private dispatchAll(): void {
+    for (const h of this.handles.values()) this.dispatch(h);
+  }
+
+  /** The rules to attach to a task of this partition, if it has not had them yet. */
+  private rulesFor(h: PartitionHandle): { rules?: Rules } {
+    if (this.rules === null || h.rulesVersion === this.rules.version) return {};
+    h.rulesVersion = this.rules.version;
+    return { rules: this.rules };
+  }
+
+  private onResult(h: PartitionHandle, task: ActorTask, r: ActorResult): void {
+    h.endTask();
+    this.record(r);
+    if (!h.lifecycle.is('running')) return; // revoking: the closer waits for this task and takes over
+    if (r.status !== 'ok') {
+      if (r.status === 'fenced') this.metrics.flushConflicts.inc();
+      this.log.warn(
+        { partition: h.partition, status: r.status, op: task.op },
+        'actor lost its position; reopening from Postgres',
+      );
+      void this.reopen(h, r.status);
+      return;
+    }
+    this.advance(h, r.committedOffset);
+    h.recordPending(r.pending, Date.now());
+    this.metrics.queueDepth.set({ partition: String(h.partition) }, h.unflushed());
+    h.applyBackpressure();
+    this.dispatch(h);
+  }
+
+  private onTaskError(h: PartitionHandle, e: unknown): void {
+    h.endTask();
+    if (!h.lifecycle.is('running')) return;
+    this.log.error({ partition: h.partition, err: errorText(e) }, 'actor task failed; reopening from Postgres');
+    void this.reopen(h, 'error');
+  }
+
+  private record(r: ActorResult): void {
+    const n = recordResult(this.metrics, r);
+    // Dead letters reach Postgres with a flush: relay once one has happened since some were recorded.
+    if (n.deadLetters > 0) this.deadLettersUnrelayed = true;
+    if (n.flushed && this.deadLettersUnrelayed) {
+      this.deadLettersUnrelayed = false;
+      this.onDeadLetters();
+    }
+  }
+
+  /** Drops the actor's state and opens it again from what Postgres holds, then seeks Kafka there. */
+  private async reopen(h: PartitionHandle, cause: string): Promise<void> {
+    this.metrics.actorResets.inc({ cause });
+    h.fence();
+    const offset = await this.openActor(h);
+    // A revocation may have come while Postgres was asked: it owns the partition from then on.
+    if (!h.lifecycle.is('fenced')) return;
+    await this.seek(h.partition, offset);
+    if (!h.lifecycle.is('fenced')) return;
+    h.runFrom(offset);
+  }
+
+  /** Opens (or reopens) the partition's actor with a fresh epoch; retries while Postgres is away. */
+  private async openActor(h: PartitionHandle): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      h.epoch = ++this.epochSeq;
+      // A reopened actor may sit on a new (or restarted) thread: always bring the current rules.
+      h.rulesVersion = '';
+      h.beginTask(0);
+      try {
+        const r = await this.actors.run({
+          op: 'open',
+          topic: this.s.topic,
+          partition: h.partition,
+          epoch: h.epoch,
+          ...this.rulesFor(h),
+        });
+        return r.committedOffset;
+      } catch (e) {
+        if (attempt === 1 || attempt % 10 === 0)
+          this.log.warn({ partition: h.partition, attempt, err: errorText(e) }, 'opening actor failed; retrying');
+        await sleep(backoffMs(attempt, { baseMs: 100, capMs: 5000 }));
+      } finally {
+        h.endTask();
+      }
+      if (h.lifecycle.is('revoking')) return h.committedOffset;
+    }
+  }
+
+  private seek(partition: number, offset: number): Promise<void> {
+    return new Promise((resolve) => {
+      const attempt = (n: number): void => {
+        this.client.seek({ topic: this.s.topic, partition, offset }, 5000, (err) => {
+          if (!err) return resolve();
+          // Right after an assignment the fetcher may not be ready yet ("erroneous state"): try again shortly.
+          if (n % 10 === 0) this.log.warn({ partition, offset, err: err.message }, 'seek failed; retrying');
+          setTimeout(() => attempt(n + 1), Math.min(1000, 50 * n));
+        });
+      };
+      attempt(1);
+    });
+  }
+
+  private async onAssign(tps: Assignment[]): Promise<void> {
+    this.metrics.rebalances.inc({ kind: 'assign' });
+    if (this.stopping) {
+      // Leaving the group: acknowledge so the rebalance completes, open nothing; the next owner takes them.
+      this.client.incrementalAssign(tps);
+      return;
+    }
+    const mine = tps.filter((t) => t.topic === this.s.topic);
+    const handles = mine.map((t) => {
+      const h = new PartitionHandle(
+        this.s.topic,
+        t.partition,
+        { maxBatchEvents: this.s.maxBatchEvents, maxQueuedEvents: this.s.maxQueuedEvents },
+        this.client,
+      );
+      this.handles.set(t.partition, h);
+      return h;
+    });
+    const offsets = await Promise.all(handles.map((h) => this.openActor(h)));
+    // Assign at the stored offsets: Kafka's own committed offsets are never the source of truth.
+    const at = new Map(handles.map((h, i) => [h.partition, offsets[i]!]));
+    this.client.incrementalAssign(
+      tps.map((t) => (t.topic === this.s.topic && at.has(t.partition) ? { ...t, offset: at.get(t.partition)! } : t)),
+    );
+    handles.forEach((h, i) => h.runFrom(offsets[i]!));
+    this.metrics.assignedPartitions.set(this.assigned);
+    this.log.info({ partitions: handles.map((h, i) => `${h.partition}@${offsets[i]}`) }, 'partitions assigned');
+  }
+
+  private async onRevoke(tps: Assignment[]): Promise<void> {
+    const lost = this.client.assignmentLost();
+    this.metrics.rebalances.inc({ kind: lost ? 'lost' : 'revoke' });
+    await Promise.all(
+      tps
+        .filter((t) => t.topic === this.s.topic)
+        .map(async (t) => {
+          const h = this.handles.get(t.partition);
+          if (h !== undefined) await this.closePartition(h, !lost);
+        }),
+    );
+    this.client.incrementalUnassign(tps);
+    this.metrics.assignedPartitions.set(this.assigned);
+    this.log.info({ partitions: tps.map((t) => t.partition), lost }, 'partitions revoked');
+  }
+
+  /** Stops feeding the actor, waits for its task, commits what it applied (unless the assignment was lost), and forgets it. */
+  private async closePartition(h: PartitionHandle, flush: boolean): Promise<void> {
+    h.revoke();
+    await h.idle();
+    try {
+      const r = await this.actors.run({
+        op: 'close',
+        topic: this.s.topic,
+        partition: h.partition,
+        epoch: h.epoch,
+        flush,
+      });
+      this.record(r);
+      if (r.status === 'ok') this.advance(h, r.committedOffset);
+    } catch (e) {
+      this.log.warn(
+        { partition: h.partition, err: errorText(e) },
+        'closing actor failed; its uncommitted events will be consumed again by the next owner',
+      );
+    }
+    h.close();
+    this.handles.delete(h.partition);
+    this.metrics.queueDepth.remove({ partition: String(h.partition) });
+    this.metrics.consumerLag.remove({ topic: this.s.topic, partition: String(h.partition) });
+  }
+
+  /** Records a new committed position and mirrors it into Kafka's group offsets, for standard lag tools only. */
+  private advance(h: PartitionHandle, committedOffset: number): void {
+    if (committedOffset <= h.committedOffset) return;
+    h.committedOffset = committedOffset;
+    try {
+      this.client.commit([{ topic: this.s.topic, partition: h.partition, offset: committedOffset }]);
+    } catch (e) {
+      this.log.debug({ partition: h.partition, err: errorText(e) }, 'kafka offset commit failed (informational only)');
+    }
+  }
+
+  private updateLag(): void {
+    for (const h of this.handles.values()) {
+      if (!h.lifecycle.is('running') || h.committedOffset < 0) continue;
+      try {
+        const w = this.client.getWatermarkOffsets(this.s.topic, h.partition);
+        if (w.highOffset >= 0)
+          this.metrics.consumerLag.set(
+            { topic: this.s.topic, partition: String(h.partition) },
+            Math.max(0, w.highOffset - h.committedOffset),
+          );
+      } catch {
+        /* watermarks not known yet */
+      }
+    }
+  }
+
+  /** Stops fetching, commits what every actor holds, leaves the group. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.health.stop();
+    await this.loop;
+    await this.rebalances.settled();
+    await Promise.all([...this.handles.values()].map((h) => this.closePartition(h, true)));
+    await new Promise<void>((resolve) => this.client.disconnect(() => resolve()));
+  }
+}

@@ -1,0 +1,329 @@
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createAdmin } from '../../../src/kafka/admin.js';
+import { generateMessages, type GeneratorOptions, type SimulatedMessage } from '../../../tools/simulator/generator.js';
+import { produceMessages } from '../../../tools/simulator/produce.js';
+import { ROOT_DIR } from '../../../tools/stack/paths.js';
+import { committedEvents } from '../../../src/store/flush.js';
+import { engineEnv, type EngineProcess } from '../../integration/support/engine-process.js';
+import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';
+import { freshDatabase, stackEnv, uniqueName, waitFor } from '../../integration/support/stack.js';
+import { launchEngine } from '../netns/engine-launch.js';
+import { histogramBuckets, scrape } from '../netns/exposition.js';
+import { soakChartSvg } from './chart.js';
+import { cyclicBlock } from './cyclic-stream.js';
+import { add, increase, type Buckets } from './histogram-window.js';
+import { recoveries, relativeChange, windowFigures, type Fault, type SoakSample } from './verdict.js';
+
+export interface SoakOptions {
+  minutes: number;
+  /** Events/s; measured (60 % of a backlog drain) when absent. */
+  rate?: number;
+  /** A checkout whose engine (src/main.ts) to run; this one by default. */
+  engineRoot?: string;
+  log: (line: string) => void;
+}
+
+export interface SoakOutcome {
+  passed: boolean;
+  events: number;
+  lost: number;
+  wrong: number;
+  summary: string[];
+}
+
+const GEN: GeneratorOptions = {
+  users: 20_000,
+  skew: 1.0,
+  redeemRatio: 0,
+  refundRatio: 0.05,
+  duplicateRatio: 0.02,
+  badRatio: 0.001,
+  seed: 77,
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A topic of the soak's own that keeps 5 minutes of data, so a long soak does not fill the broker's disk. */
+async function soakTopic(brokers: string, partitions: number): Promise<{ topic: string; drop: () => Promise<void> }> {
+  const topic = uniqueName('soak');
+  const admin = createAdmin(brokers);
+  await admin.connect();
+  const configEntries = [
+    { name: 'retention.ms', value: '300000' },
+    { name: 'segment.ms', value: '60000' },
+  ];
+  await admin.createTopics({
+    timeout: 30_000,
+    topics: [topic, `${topic}.dlq`].map((t) => ({
+      topic: t,
+      numPartitions: partitions,
+      replicationFactor: 1,
+      configEntries,
+    })),
+  });
+  await admin.disconnect();
+  return {
+    topic,
+    drop: async () => {
+      const a = createAdmin(brokers);
+      await a.connect();
+      await a.deleteTopics({ topics: [topic, `${topic}.dlq`], timeout: 30_000 }).catch(() => undefined);
+      await a.disconnect();
+    },
+  };
+}
+
+/** Events/s one engine drains from a backlog, counted from its first commit (start-up excluded). */
+async function measureDrain(
+  brokers: string,
+  events: number,
+  root: string | undefined,
+  log: (l: string) => void,
+): Promise<number> {
+  const db = await freshDatabase();
+  const t = await soakTopic(brokers, 12);
+  let engine: EngineProcess | undefined;
+  try {
+    await produceMessages(brokers, t.topic, generateMessages(events, GEN));
+    engine = await launchEngine({ root, env: engineEnv(t.topic, db.url, { KAFKA_BROKERS: brokers }) });
+    const first = await waitFor<[number, number]>(
+      'first commit',
+      async () =>
+        (await committedEvents(db.pool, t.topic)) > 0
+          ? [Date.now(), await committedEvents(db.pool, t.topic)]
+          : undefined,
+      120_000,
+      50,
+    );
+    await waitForDrain(db.pool, t.topic, events, 300_000);
+    const rate = (events - first[1]) / ((Date.now() - first[0]) / 1000);
+    log(`drain: ${events} events at ${Math.round(rate)} events/s`);
+    return rate;
+  } finally {
+    await engine?.stop('SIGKILL');
+    await db.drop();
+    await t.drop();
+  }
+}
+
+function rssMiB(pid: number | undefined): number {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? 0 : Number(kb) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Kills every u, a second engine joining at 1.5u, 3.5u, 5.5u and leaving a quarter u later; u = the run / 6. */
+export function faultPlan(totalSeconds: number): Fault[] {
+  const u = totalSeconds / 6;
+  const plan: Fault[] = [];
+  for (let k = 1; k * u < totalSeconds - 1; k++) plan.push({ t: k * u, kind: 'kill' });
+  for (let j = 1.5; j * u < totalSeconds - 1; j += 2) {
+    plan.push({ t: j * u, kind: 'join' });
+    if ((j + 0.25) * u < totalSeconds - 1) plan.push({ t: (j + 0.25) * u, kind: 'leave' });
+  }
+  return plan.sort((a, b) => a.t - b.t);
+}
+
+/**
+ * The soak (issue #15): steady load at 60 % of the machine's drain rate for `minutes`, a SIGKILL
+ * and restart every sixth of the run (5 min in 30), a second engine joining and leaving every
+ * third; RSS, lag and flush p99 sampled each second and drawn; the verdict compares the second
+ * and last sixths, checks that lag comes back after each fault, and every balance at the end.
+ */
+export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
+  const { brokers } = stackEnv();
+  const rate = Math.round(o.rate ?? 0.6 * (await measureDrain(brokers, 600_000, o.engineRoot, o.log)));
+  const total = o.minutes * 60;
+  o.log(`soak: ${o.minutes} min at ${rate} events/s`);
+  const block = cyclicBlock(200_000, GEN);
+  const db = await freshDatabase();
+  const t = await soakTopic(brokers, 12);
+  const env = engineEnv(t.topic, db.url, { KAFKA_BROKERS: brokers });
+  const engines = new Set<EngineProcess>();
+  const start = async (): Promise<EngineProcess> => {
+    const e = await launchEngine({ root: o.engineRoot, env });
+    engines.add(e);
+    void e.exited.then(() => engines.delete(e));
+    return e;
+  };
+  // Ctrl-C or a timeout: end the engines and drop the soak's database and topic before leaving.
+  const onSignal = (): void => {
+    for (const e of engines) e.proc.kill('SIGKILL');
+    void Promise.allSettled([db.drop(), t.drop()]).then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let primary = await start();
+  let second: EngineProcess | undefined;
+  const samples: SoakSample[] = [];
+  const faults: Fault[] = [];
+  let acked = 0;
+  let cycle = 0;
+  let index = 0;
+  const began = Date.now();
+  const elapsed = (): number => (Date.now() - began) / 1000;
+  const stream = function* (): Generator<SimulatedMessage> {
+    while (elapsed() < total) {
+      const m = block.message(cycle, index);
+      yield { key: m.key, value: m.value, bad: false };
+      if (++index === block.size) {
+        index = 0;
+        cycle++;
+      }
+    }
+  };
+  const produced = produceMessages(brokers, t.topic, stream(), { ratePerSec: rate, onSent: () => acked++ });
+  const previous = new Map<EngineProcess, Buckets>();
+  let sampling = false;
+  let drained = false;
+  const sampler = setInterval(() => {
+    if (sampling || drained) return;
+    sampling = true;
+    void (async () => {
+      const committed = await committedEvents(db.pool, t.topic);
+      let flush: Buckets | undefined;
+      for (const e of engines) {
+        const text = await scrape(`http://127.0.0.1:${e.port()}`, 900);
+        if (text === undefined) continue;
+        const cur = histogramBuckets(text, 'loyalty_flush_duration_seconds');
+        flush = add(flush, increase(previous.get(e), cur));
+        previous.set(e, cur);
+      }
+      samples.push({
+        t: elapsed(),
+        rssMiB: rssMiB(primary.proc.pid),
+        lag: Math.max(0, acked - committed),
+        flush: flush ?? [],
+      });
+    })()
+      .catch(() => undefined)
+      .finally(() => (sampling = false));
+  }, 1000);
+  let failure: string | undefined;
+  let events = 0;
+  let lost = 0;
+  let wrong = 0;
+  try {
+    for (const f of faultPlan(total)) {
+      await sleep(Math.max(0, f.t * 1000 - (Date.now() - began)));
+      faults.push({ t: elapsed(), kind: f.kind });
+      o.log(`soak: ${f.kind} at ${(elapsed() / 60).toFixed(2)} min`);
+      if (f.kind === 'kill') {
+        await primary.stop('SIGKILL');
+        primary = await start();
+      } else if (f.kind === 'join') {
+        second = await start();
+      } else {
+        await second?.stop('SIGTERM');
+      }
+    }
+    events = (await produced).sent;
+    await waitForDrain(db.pool, t.topic, events, 600_000);
+    await sleep(2000);
+    drained = true;
+    const expected = block.expectedAfter(cycle, index);
+    const ledger = await ledgerCounts(db.pool, t.topic);
+    lost = events - ledger.rows - ledger.deadLetters;
+    wrong = (await compareBalances(db.pool, expected)).length;
+  } catch (e) {
+    failure = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    clearInterval(sampler);
+    await Promise.all([...engines].map((e) => e.stop('SIGKILL')));
+    await db.drop();
+    await t.drop();
+  }
+  const u = total / 6;
+  const w2 = windowFigures(samples, u, 2 * u);
+  const wLast = windowFigures(samples, total - u, total);
+  const nearZero = Math.max(1000, rate);
+  const rec = recoveries(samples, faults, nearZero);
+  const rssChange = relativeChange(w2.rssMiB, wLast.rssMiB);
+  const p99Change = relativeChange(w2.flushP99Ms, wLast.flushP99Ms);
+  const checks: [string, boolean][] = [
+    [
+      `RSS mean ${w2.rssMiB.toFixed(0)} MiB (minutes ${(u / 60).toFixed(1)}-${((2 * u) / 60).toFixed(1)}) -> ${wLast.rssMiB.toFixed(0)} MiB (last ${(u / 60).toFixed(1)} min): ${(rssChange * 100).toFixed(1)} % (<= 10 %)`,
+      rssChange <= 0.1,
+    ],
+    [
+      `flush p99 ${w2.flushP99Ms.toFixed(1)} ms -> ${wLast.flushP99Ms.toFixed(1)} ms: ${(p99Change * 100).toFixed(1)} % (<= 10 %)`,
+      p99Change <= 0.1,
+    ],
+    [
+      `lag back to <= ${nearZero} events after every fault: ${faults.map((f, i) => `${f.kind}@${(f.t / 60).toFixed(1)}m ${rec[i] === null ? 'never' : `${rec[i]!.toFixed(0)} s`}`).join(', ')}`,
+      rec.every((r) => r !== null),
+    ],
+    [
+      `balances: ${events} events, lost ${lost}, wrong ${wrong}${failure ? ` (${failure})` : ''}`,
+      failure === undefined && lost === 0 && wrong === 0,
+    ],
+  ];
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = path.join(ROOT_DIR, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const svg = path.join(dir, `soak-${stamp}.svg`);
+  writeFileSync(svg, soakChartSvg(samples, faults, `soak ${o.minutes} min at ${rate} events/s`));
+  writeFileSync(
+    path.join(dir, `soak-${stamp}.json`),
+    JSON.stringify({
+      minutes: o.minutes,
+      rate,
+      events,
+      lost,
+      wrong,
+      failure,
+      checks,
+      faults,
+      recoveries: rec,
+      windows: [w2, wLast],
+      samples,
+    }),
+  );
+  const summary = [
+    ...checks.map(([text, ok]) => `${ok ? 'pass' : 'FAIL'}  ${text}`),
+    `chart: ${path.relative(ROOT_DIR, svg)}`,
+  ];
+  return { passed: checks.every(([, ok]) => ok), events, lost, wrong, summary };
+}
+
+/** The soak as a line of the chaos table: run by `npm run chaos -- --long` (30 minutes) or `--only soak`. */
+export function soakScenarios(
+  long: boolean,
+  only: string | undefined,
+  log: (l: string) => void,
+): [string, () => Promise<SoakRow>][] {
+  if (!long && !(only?.split(',') ?? []).includes('soak')) return [];
+  return [
+    [
+      'soak',
+      async () => {
+        const r = await runSoak({ minutes: 30, log });
+        r.summary.forEach((l) => log(`soak: ${l}`));
+        return {
+          scenario: 'soak: 30 min, kill every 5, rebalance every 10',
+          trials: 1,
+          events: r.events,
+          lost: r.lost,
+          wrong: r.wrong,
+          result: r.passed ? 'pass' : 'FAIL',
+          note: r.summary.filter((l) => l.startsWith('FAIL')).join('; '),
+        };
+      },
+    ],
+  ];
+}
+
+export interface SoakRow {
+  scenario: string;
+  trials: number;
+  events: number;
+  lost: number;
+  wrong: number;
+  result: 'pass' | 'FAIL' | 'skipped';
+  note: string;
+}

@@ -1,0 +1,53 @@
+import { add, quantile, type Buckets } from './histogram-window.js';
+
+/** One second of the soak. */
+export interface SoakSample {
+  /** Seconds since the load started. */
+  t: number;
+  rssMiB: number;
+  lag: number;
+  /** Flush-duration histogram increase during this second, all engines. */
+  flush: Buckets;
+}
+
+export interface Fault {
+  t: number;
+  kind: 'kill' | 'join' | 'leave';
+}
+
+export interface WindowFigures {
+  from: number;
+  to: number;
+  rssMiB: number;
+  flushP99Ms: number;
+}
+
+export function windowFigures(samples: readonly SoakSample[], from: number, to: number): WindowFigures {
+  const inside = samples.filter((s) => s.t >= from && s.t < to);
+  let h: Buckets | undefined;
+  for (const s of inside) h = add(h, s.flush);
+  const rss = inside.reduce((a, s) => a + s.rssMiB, 0) / Math.max(1, inside.length);
+  return { from, to, rssMiB: rss, flushP99Ms: h === undefined ? NaN : quantile(0.99, h) * 1000 };
+}
+
+/** |b - a| / a, the relative change from a to b. */
+export const relativeChange = (a: number, b: number): number => Math.abs(b - a) / a;
+
+/**
+ * For each fault, the seconds from the fault until lag, past its peak, is at most `nearZero` again
+ * (before the next fault), or null if it never is.
+ */
+export function recoveries(
+  samples: readonly SoakSample[],
+  faults: readonly Fault[],
+  nearZero: number,
+): (number | null)[] {
+  return faults.map((f, i) => {
+    const until = faults[i + 1]?.t ?? Infinity;
+    const between = samples.filter((s) => s.t > f.t && s.t < until);
+    if (between.length === 0) return null;
+    const peak = between.reduce((m, s) => (s.lag > m.lag ? s : m));
+    const back = between.find((s) => s.t >= peak.t && s.lag <= nearZero);
+    return back === undefined ? null : back.t - f.t;
+  });
+}
