@@ -74,10 +74,7 @@ export class LotBook {
     const l = this.lots;
     const pending = available > clock;
     let exact = -1;
-    for (let i = 0; i < l.length; i += STRIDE) {
-      const e = l[i + EXPIRY]!;
-      if (e < expiry) continue;
-      if (e > expiry) break;
+    for (let i = this.firstExpiringAt(expiry); i < l.length && l[i + EXPIRY] === expiry; i += STRIDE) {
       const a = l[i + AVAILABLE]!;
       if (a === available) exact = i;
       if (!pending && a <= clock && l[i + REMAINING]! > 0) {
@@ -115,15 +112,20 @@ export class LotBook {
     const l = this.lots;
     const pending = available > clock;
     let rest = points;
-    for (let i = 0; i < l.length && rest > 0; i += STRIDE) {
-      const e = l[i + EXPIRY]!;
-      if (e < expiry) continue;
-      if (e > expiry) break;
+    for (let i = this.firstExpiringAt(expiry); i < l.length && l[i + EXPIRY] === expiry && rest > 0; i += STRIDE) {
       const a = l[i + AVAILABLE]!;
       if (pending ? a !== available : a > clock) continue;
       rest = this.takeFrom(i, rest);
     }
     return rest;
+  }
+
+  /** Where the lots expiring at `expiry` start (lots are ordered by expiry): the first lot expiring at or after it. */
+  private firstExpiringAt(expiry: number): number {
+    const l = this.lots;
+    let i = 0;
+    while (i < l.length && l[i + EXPIRY]! < expiry) i += STRIDE;
+    return i;
   }
 
   /** A refund's clawback: its purchase's lot first, the rest as a debit. Returns the points that became debt. */

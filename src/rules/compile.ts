@@ -37,10 +37,13 @@ export interface CompiledRules {
   readonly tierMins: readonly number[];
   readonly tierMultipliers: readonly number[];
   readonly allowNegative: boolean;
+  /** An event id repeated within this (by event time) is a duplicate. */
   readonly idempotencyWindowMs: number;
+  /** A refund further than this (by event time) from its purchase is a dead letter `refund_window_passed`. */
   readonly refundWindowMs: number;
+  /** The decoder rejects amounts >= this. */
   readonly maxAmount: number;
-  /** The `lifecycle:` block; null without one (points spendable at once, never expiring). */
+  /** The `lifecycle:` block (pending period and expiry of lots, src/lifecycle/); null without one (points spendable at once, never expiring). */
   readonly lifecycle: LifecycleSettings | null;
 }
 

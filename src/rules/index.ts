@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { LifecycleSettings } from '../lifecycle/lot-times.js';
-import { compileRules, tierIndex } from './compile.js';
+import { compileRules, tierIndex, type CompiledRules } from './compile.js';
 import { DEFAULT_RULES } from './defaults.js';
 import { makeEvaluate } from './evaluate.js';
 import { parseRulesConfig } from './parse.js';
@@ -11,7 +10,9 @@ import type { EvaluateFn } from './types.js';
 export { RulesConfigError, type RulesIssue } from './errors.js';
 
 /** A validated, compiled rules file: the one snapshot of the rules that the actors and the API use. Immutable. */
-export interface RuleSet {
+export interface RuleSet
+  // The settings the engine reads besides evaluate: documented once, on CompiledRules.
+  extends Pick<CompiledRules, 'idempotencyWindowMs' | 'refundWindowMs' | 'maxAmount' | 'lifecycle'> {
   /** Content hash recorded on every ledger row: 12 hex of sha256 of the file text ('default-…' for the built-in rules). */
   readonly version: string;
   /** The file's text, which the main thread hands to actor threads so each compiles the same version; null for the built-in rules. */
@@ -20,13 +21,6 @@ export interface RuleSet {
   readonly tierOf: (lifetimeEarned: number) => string | null;
   /** Pure; compiled once per rules file. */
   readonly evaluate: EvaluateFn;
-  readonly idempotencyWindowMs: number;
-  /** A refund further than this (by event time) from its purchase is a dead letter `refund_window_passed`. */
-  readonly refundWindowMs: number;
-  /** The decoder rejects amounts >= this. */
-  readonly maxAmount: number;
-  /** Pending period and expiry of points lots (src/lifecycle/); null without a `lifecycle:` block. */
-  readonly lifecycle: LifecycleSettings | null;
 }
 
 const hash12 = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);

@@ -136,13 +136,9 @@ export async function openPartitionOffset(pool: pg.Pool, topic: string, partitio
     'INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING',
     [topic, partition],
   );
-  const r = await pool.query<{ next_offset: string }>(
-    'SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2',
-    [topic, partition],
-  );
-  const row = r.rows[0];
-  if (!row) throw new Error(`consumer_offsets row for ${topic}/${partition} vanished`);
-  return Number(row.next_offset);
+  const offset = await readStoredOffset(pool, topic, partition);
+  if (offset === null) throw new Error(`consumer_offsets row for ${topic}/${partition} vanished`);
+  return offset;
 }
 
 export async function readStoredOffset(pool: pg.Pool, topic: string, partition: number): Promise<number | null> {
