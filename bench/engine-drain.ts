@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
-import { committedEvents } from '../src/store/flush.js';
+import { committedEvents } from '../src/store/offsets.js';
 import { now, progress, startEngineChild } from './support.js';
 
 export interface DrainResult {

@@ -1,4 +1,4 @@
-import type { StoredUser } from '../store/flush.js';
+import type { StoredUser } from '../store/users.js';
 
 /**
  * The users a partition actor holds, one slot per user and one typed array per field.

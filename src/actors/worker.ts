@@ -2,7 +2,7 @@ import pg from 'pg';
 import { workerData } from 'piscina';
 import { createLogger } from '../logging/logger.js';
 import { defaultRuleSet, parseRules, type RuleSet } from '../rules/index.js';
-import { openPartitionOffset } from '../store/flush.js';
+import { openPartitionOffset } from '../store/offsets.js';
 import { PartitionActor, type ActorLimits } from './partition-actor.js';
 import type { ActorResult, ActorTask } from './protocol.js';
 import { errorText } from '../errors.js';

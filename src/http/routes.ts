@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { decodeEvent, type DecodeLimits } from '../events/decode.js';
 import { USER_ID, USER_ID_RULE } from '../events/event.js';
 import { BalanceReader } from '../store/balance-reader.js';
+import { readHistory } from '../store/history.js';
 import openapi from './openapi.json' with { type: 'json' };
 import { errorJson, json, type Request, type Response, type Route } from './uws-server.js';
 import { errorText } from '../errors.js';
@@ -114,27 +115,6 @@ function historyQuery(raw: string): Query {
   return { ok: true, limit, before };
 }
 
-interface LedgerRow {
-  event_id: string;
-  event_type: string;
-  points: string;
-  balance_after: string;
-  status: string;
-  reason: string | null;
-  event_time: Date;
-  partition: number;
-  kafka_offset: string;
-  rules_version: string;
-}
-
-// A user's events all live in one partition (key = user_id), so the offset alone orders them; ordering by
-// (partition, kafka_offset DESC) follows the index (user_id, partition, kafka_offset DESC) with no sort.
-// The ledger keeps a rules version's id; its text is in rules_versions.
-const HISTORY_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, v.version AS rules_version
-  FROM point_transactions t JOIN rules_versions v ON v.id = t.rules_version_id WHERE user_id = $1 ORDER BY partition, kafka_offset DESC LIMIT $2`;
-const HISTORY_BEFORE_SQL = `SELECT event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, v.version AS rules_version
-  FROM point_transactions t JOIN rules_versions v ON v.id = t.rules_version_id WHERE user_id = $1 AND kafka_offset < $3 ORDER BY partition, kafka_offset DESC LIMIT $2`;
-
 /**
  * Balances and history come from Postgres, so a read that follows a flush's commit always sees it
  * (no cache to keep coherent; concurrent balance reads share queries, see BalanceReader). POST /events only produces to Kafka: the engine applies it like any event.
@@ -179,38 +159,14 @@ export function engineRoutes(d: RouteDeps): Route[] {
         if (userId === null) return errorJson(400, 'bad_user_id', USER_ID_RULE);
         const q = historyQuery(req.query);
         if (!q.ok) return q.res;
-        // One row more than asked says whether there is a next page.
-        let r;
+        let page;
         try {
-          r =
-            q.before === null
-              ? await d.pool.query<LedgerRow>(HISTORY_SQL, [userId, q.limit + 1])
-              : await d.pool.query<LedgerRow>(HISTORY_BEFORE_SQL, [userId, q.limit + 1, q.before]);
-          // No rows: an unknown user (404), or a known one past the end of the ledger (an empty page).
-          if (
-            r.rows.length === 0 &&
-            (await d.pool.query('SELECT 1 FROM balances WHERE user_id = $1', [userId])).rows.length === 0
-          ) {
-            return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
-          }
+          page = await readHistory(d.pool, userId, q.limit, q.before);
         } catch (e) {
           return databaseUnavailable(e);
         }
-        const rows = r.rows.slice(0, q.limit);
-        const items = rows.map((x) => ({
-          event_id: x.event_id,
-          event_type: x.event_type,
-          points: Number(x.points),
-          balance_after: Number(x.balance_after),
-          status: x.status,
-          reason: x.reason,
-          event_time: x.event_time.toISOString(),
-          partition: x.partition,
-          offset: Number(x.kafka_offset),
-          rules_version: x.rules_version,
-        }));
-        const next = r.rows.length > q.limit ? items[items.length - 1]!.offset : null;
-        return json(200, { user_id: userId, items, next_before: next });
+        if (page.items === null) return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
+        return json(200, { user_id: userId, items: page.items, next_before: page.next });
       },
     },
     {

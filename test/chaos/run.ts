@@ -7,7 +7,7 @@ import { ExpectedBalances } from '../../tools/simulator/expected-balances.js';
 import { produceMessages } from '../../tools/simulator/produce.js';
 import { brokerAddress, brokerSettings, brokerStatus, startBroker } from '../../tools/stack/kafka-broker.js';
 import { stackUp } from '../../tools/stack/stack.js';
-import { committedEvents } from '../../src/store/flush.js';
+import { committedEvents } from '../../src/store/offsets.js';
 import { isAlive } from '../../tools/stack/process-utils.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from '../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../integration/support/scenario.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packBatch } from '../support/pack-batch.js';
 import type { PartitionActor } from '../../src/actors/partition-actor.js';
-import { openPartitionOffset } from '../../src/store/flush.js';
+import { openPartitionOffset } from '../../src/store/offsets.js';
 import { migrate } from '../../src/store/migrations.js';
 import { testActor } from './support/actor.js';
 import { freshDatabase } from './support/stack.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { committedEvents } from '../../src/store/flush.js';
+import { committedEvents } from '../../src/store/offsets.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { compareBalances, ledgerCounts, produceScenario, waitForDrain } from './support/scenario.js';
 import { freshDatabase, freshTopic, waitFor } from './support/stack.js';

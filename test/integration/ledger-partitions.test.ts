@@ -3,7 +3,7 @@ import { packBatch } from '../support/pack-batch.js';
 import { PartitionActor } from '../../src/actors/partition-actor.js';
 import { parseRules, type RuleSet } from '../../src/rules/index.js';
 import { factsStatement } from '../../src/store/event-facts.js';
-import { openPartitionOffset } from '../../src/store/flush.js';
+import { openPartitionOffset } from '../../src/store/offsets.js';
 import { DAY_MS, listLedgerPartitions, partitionName, utcDay } from '../../src/store/ledger-partitions.js';
 import { migrate } from '../../src/store/migrations.js';
 import { freshDatabase } from './support/stack.js';

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { committedEvents } from '../../../src/store/flush.js';
+import { committedEvents } from '../../../src/store/offsets.js';
 import type { GeneratorOptions } from '../../../tools/simulator/generator.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from '../../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';

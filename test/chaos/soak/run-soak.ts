@@ -4,7 +4,7 @@ import { createAdmin } from '../../../src/kafka/admin.js';
 import { generateMessages, type GeneratorOptions, type SimulatedMessage } from '../../../tools/simulator/generator.js';
 import { produceMessages } from '../../../tools/simulator/produce.js';
 import { ROOT_DIR } from '../../../tools/stack/paths.js';
-import { committedEvents } from '../../../src/store/flush.js';
+import { committedEvents } from '../../../src/store/offsets.js';
 import { engineEnv, type EngineProcess } from '../../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';
 import { freshDatabase, stackEnv, uniqueName, waitFor } from '../../integration/support/stack.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { committedEvents } from '../../../src/store/flush.js';
+import { committedEvents } from '../../../src/store/offsets.js';
 import { ExpectedBalances, type Mismatch } from '../../../tools/simulator/expected-balances.js';
 import { generateMessages, type GeneratorOptions } from '../../../tools/simulator/generator.js';
 import { produceMessages } from '../../../tools/simulator/produce.js';
