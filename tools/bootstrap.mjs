@@ -28,8 +28,9 @@ export const PACKAGES = {
   // The local Kafka broker: its jars come from Maven Central and run on Java.
   broker: ['maven', 'openjdk-17-jre-headless'],
   // Tests: a real Prometheus scrapes the engine, kcat is the benchmark's baseline, the compose client parses
-  // docker-compose.yml, Chromium loads the console, iproute2 (`ip netns`) isolates the chaos suite's network.
-  test: ['kcat', 'prometheus', 'docker-compose', 'chromium', 'iproute2'],
+  // docker-compose.yml, Chromium loads the console, iproute2 (`ip netns`) and iptables (cuts and loss on a link)
+  // give the chaos suite its network faults.
+  test: ['kcat', 'prometheus', 'docker-compose', 'chromium', 'iproute2', 'iptables'],
   // Only when no server answers on 127.0.0.1:5432: the stack then runs a private cluster from these binaries.
   postgres: ['postgresql'],
 };
@@ -43,7 +44,7 @@ export const COMMANDS = {
   demo: { packages: PACKAGES.broker, postgres: true, runsDist: false },
   test: { packages: [...PACKAGES.broker, ...PACKAGES.test], postgres: true, runsDist: false },
   bench: { packages: [...PACKAGES.broker, 'kcat'], postgres: true, runsDist: true },
-  chaos: { packages: [...PACKAGES.broker, 'iproute2'], postgres: true, runsDist: false },
+  chaos: { packages: [...PACKAGES.broker, 'iproute2', 'iptables'], postgres: true, runsDist: false },
 };
 
 /** Inputs of `npm run build`: package.json's "type" decides the module format tsc emits. */
