@@ -1,18 +1,16 @@
 import { parseArgs } from 'node:util';
-import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
-import { generateMessages } from '../tools/simulator/generator.js';
-import { produceMessages } from '../tools/simulator/produce.js';
 import { applyStackEnv } from '../tools/stack/env-file.js';
 import { dropDatabase } from '../tools/stack/postgres-server.js';
 import { stackUp } from '../tools/stack/stack.js';
 import { microsPerEvent, withCpu } from './cpu.js';
+import { keptDrainBacklog } from './drain-backlog.js';
 import { drainWithEngine } from './engine-drain.js';
 import { buildEngine, table } from './support.js';
 
 /**
  * One engine drain of a kept backlog, with the CPU each party used: for trying a change or a setting
  * quickly (the full `npm run bench` takes minutes). The backlog topic is produced once and reused:
- *   npm run bench:drain -- --events 600000                 (produces bench_drain_600000 if missing)
+ *   npm run bench:drain -- --events 600000                 (produces its kept backlog if missing)
  *   npm run bench:drain -- --events 600000 --env FLUSH_MAX_AGE_MS=250 --runs 3
  * Single drains vary by several per cent: compare medians of a few runs.
  */
@@ -35,31 +33,7 @@ async function main(): Promise<void> {
   applyStackEnv();
   const ends = await stackUp((l) => process.stderr.write(`[stack] ${l}\n`));
   buildEngine();
-  const topic = `bench_drain_${events}_${users}`;
-  await ensureTopics(ends.kafkaBrokers, [
-    { topic, partitions: 12 },
-    { topic: `${topic}.dlq`, partitions: 12 },
-  ]);
-  let held = 0;
-  for (const n of (await highWatermarks(ends.kafkaBrokers, topic)).values()) held += n;
-  if (held === 0) {
-    // The bench's backlog shape: zipf 1.1 over the users (or each user in turn from 1M users up).
-    await produceMessages(
-      ends.kafkaBrokers,
-      topic,
-      generateMessages(events, {
-        users,
-        skew: 1.1,
-        cycleUsers: users >= 1_000_000,
-        redeemRatio: 0.2,
-        badRatio: 0.001,
-        seed: 2026,
-      }),
-      { batchSize: 5000 },
-    );
-  } else if (held !== events) {
-    throw new Error(`${topic} holds ${held} messages, not ${events}`);
-  }
+  const { topic } = await keptDrainBacklog(ends.kafkaBrokers, events, users);
   const rows: Record<string, string | number>[] = [];
   for (let i = 0; i < Number(values.runs ?? 1); i++) {
     const dbName = `bench_drain_db_${Date.now().toString(36)}`;

@@ -1,11 +1,8 @@
 import { parseArgs } from 'node:util';
-import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
-import { ExpectedBalances } from '../tools/simulator/expected-balances.js';
-import { generateMessages } from '../tools/simulator/generator.js';
-import { produceMessages } from '../tools/simulator/produce.js';
 import { applyStackEnv } from '../tools/stack/env-file.js';
 import { dropDatabase } from '../tools/stack/postgres-server.js';
 import { stackUp } from '../tools/stack/stack.js';
+import { keptDrainBacklog } from './drain-backlog.js';
 import { drainWithEngine } from './engine-drain.js';
 import { drainWithHistory } from './history.js';
 import { formatLedgerSize, ledgerSizeOf } from './ledger-size.js';
@@ -32,32 +29,10 @@ async function main(): Promise<void> {
   applyStackEnv();
   const ends = await stackUp((l) => process.stderr.write(`[stack] ${l}\n`));
   buildEngine();
-  // The bench's backlog, with bench:drain's topic name and seed, so the two share it.
-  const topic = `bench_drain_${events}_${users}`;
-  await ensureTopics(ends.kafkaBrokers, [
-    { topic, partitions: 12 },
-    { topic: `${topic}.dlq`, partitions: 12 },
-  ]);
-  let held = 0;
-  for (const n of (await highWatermarks(ends.kafkaBrokers, topic)).values()) held += n;
-  if (held !== 0 && held !== events) throw new Error(`${topic} holds ${held} messages, not ${events}`);
-  const expected = new ExpectedBalances();
-  const backlog = generateMessages(events, { users, skew: 1.1, redeemRatio: 0.2, badRatio: 0.001, seed: 2026 });
-  if (held === 0) {
-    await produceMessages(
-      ends.kafkaBrokers,
-      topic,
-      (function* () {
-        for (const m of backlog) {
-          expected.add(m);
-          yield m;
-        }
-      })(),
-      { batchSize: 5000 },
-    );
-  } else {
-    for (const m of backlog) expected.add(m);
-  }
+  // bench:drain's kept backlog, so the two share it.
+  const backlog = await keptDrainBacklog(ends.kafkaBrokers, events, users);
+  const topic = backlog.topic;
+  const expected = backlog.expected();
 
   const stamp = Date.now().toString(36);
   const results: Record<string, string | number>[] = [];

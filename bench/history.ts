@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { DAY_MS, partitionName, utcDay } from '../src/store/ledger-partitions.js';
 import { migrate } from '../src/store/migrations.js';
-import { userName } from '../tools/simulator/generator.js';
+import { recentMonday, userName } from '../tools/simulator/generator.js';
 import type { ExpectedBalances } from '../tools/simulator/expected-balances.js';
 import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
 import { drainWithEngine } from './engine-drain.js';
@@ -95,7 +95,7 @@ export interface HistoryDrain {
 
 /**
  * The `history` scenario: the backlog drained into a database made by makeHistoryDatabase (its
- * older rows end the day before the backlog's first event, 2026-11-16 by the generator's default).
+ * older rows end where the backlog's events begin: the generator's default start, recentMonday()).
  */
 export async function drainWithHistory(o: {
   brokers: string;
@@ -115,7 +115,7 @@ export async function drainWithHistory(o: {
     users: o.users,
     rows: o.rows,
     days: 60,
-    beforeMs: Date.UTC(2026, 10, 15),
+    beforeMs: recentMonday(),
     log: o.log,
   });
   // The fill wrote gigabytes: let the kernel write them back now, not during the drain.
