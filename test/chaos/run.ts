@@ -1,3 +1,4 @@
+import type { ChaosRow } from './chaos-row.js';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -33,17 +34,6 @@ interface Harness {
   random: () => number;
 }
 
-type Outcome = 'pass' | 'FAIL' | 'skipped';
-interface Row {
-  scenario: string;
-  trials: number;
-  events: number;
-  lost: number;
-  wrong: number;
-  result: Outcome;
-  note: string;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (l: string): void => {
   process.stderr.write(`[chaos] ${l}\n`);
@@ -55,8 +45,8 @@ async function runScenario(
   events: number,
   act: (h: Harness) => Promise<string | void>,
   extra: (seed: number) => SimulatedMessage[] = () => [],
-): Promise<Row> {
-  const row: Row = { scenario: name, trials, events: 0, lost: 0, wrong: 0, result: 'pass', note: '' };
+): Promise<ChaosRow> {
+  const row: ChaosRow = { scenario: name, trials, events: 0, lost: 0, wrong: 0, result: 'pass', note: '' };
   for (let t = 0; t < trials; t++) {
     const db = await freshDatabase();
     const { topic } = await freshTopic(6);
@@ -205,7 +195,7 @@ async function main(): Promise<void> {
   const ends = await stackUp((l) => log(l));
   recordedBrokers = ends.kafkaBrokers;
   const events = long ? 60_000 : 20_000;
-  const scenarios: [string, () => Promise<Row>][] = [
+  const scenarios: [string, () => Promise<ChaosRow>][] = [
     [
       'sigkill',
       () =>
@@ -332,7 +322,7 @@ async function main(): Promise<void> {
     ],
   ];
   scenarios.push(...networkScenarios(long, values.only), ...soakScenarios(long, values.only, log));
-  const rows: Row[] = [];
+  const rows: ChaosRow[] = [];
   for (const [key, run] of scenarios) {
     if (values.only && !values.only.split(',').includes(key)) continue;
     log(`scenario ${key} ...`);

@@ -1,3 +1,4 @@
+import { freePort } from '../support/free-port.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -12,17 +13,6 @@ import { ROOT_DIR } from '../../tools/stack/paths.js';
 import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { compareBalances, waitForDrain } from './support/scenario.js';
 import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** A TCP relay on `port` to the shared Postgres: "Postgres comes up" from the engine's point of view, without touching the real server. */
 function postgresRelay(port: number, target: URL): Promise<net.Server> {

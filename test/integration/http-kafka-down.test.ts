@@ -1,22 +1,11 @@
+import { freePort } from '../support/free-port.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, stopBroker, type BrokerSettings } from '../../tools/stack/kafka-broker.js';
 import { startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { freshDatabase, waitFor } from './support/stack.js';
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 // The shared broker must stay up for the other tests: this one starts a broker of its own and stops it.
 describe('POST /events when Kafka goes away', () => {

@@ -1,3 +1,4 @@
+import { freePort } from '../support/free-port.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,6 @@ import {
   deriveTestConfig,
   exposedNames,
   findExecutable,
-  freePort,
   promQuery,
   promRules,
   promtool,

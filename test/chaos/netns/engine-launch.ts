@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ROOT_DIR } from '../../../tools/stack/paths.js';
-import type { EngineProcess } from '../../integration/support/engine-process.js';
+import { followEngine, type EngineProcess } from '../../integration/support/engine-process.js';
 import { spawnRecorded } from './network-host.js';
 
 export interface LaunchedEngine extends EngineProcess {
@@ -39,46 +39,6 @@ export async function launchEngine(o: {
     root,
   );
   proc.stdin?.end();
-  const logs: string[] = [];
-  let port = 0;
-  let started = false;
-  const onLine = (line: string): void => {
-    if (line.trim() === '') return;
-    logs.push(line);
-    if (logs.length > 5000) logs.shift();
-    if (line.includes('"http listening"')) port = (JSON.parse(line) as { port: number }).port;
-    if (line.includes('"engine started"')) started = true;
-  };
-  for (const stream of [proc.stdout, proc.stderr]) {
-    let buf = '';
-    stream?.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      lines.forEach(onLine);
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const timeout = o.readyTimeoutMs ?? 90_000;
-  const deadline = Date.now() + timeout;
-  while (!started) {
-    if (proc.exitCode !== null)
-      throw new Error(`engine exited during start (code ${proc.exitCode}):\n${logs.slice(-20).join('\n')}`);
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`engine did not start in ${timeout} ms:\n${logs.slice(-20).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    proc,
-    port: () => port,
-    baseUrl: () => `http://${httpHost}:${port}`,
-    logs,
-    exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
-    },
-  };
+  const engine = await followEngine(proc, { readyTimeoutMs: o.readyTimeoutMs ?? 90_000, keepLines: 5000 });
+  return { ...engine, baseUrl: () => `http://${httpHost}:${engine.port()}` };
 }

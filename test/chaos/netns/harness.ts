@@ -1,3 +1,4 @@
+import type { ChaosRow } from '../chaos-row.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,17 +13,6 @@ import type { Series } from './freshness.js';
 import { startNamespacedEngine, type NamespacedEngine } from './namespaced-engine.js';
 import { cleanLeftovers, createHost, recordProcess, type NetworkHost } from './network-host.js';
 import { startSteadyLoad, type SteadyLoad } from './steady-load.js';
-
-/** One line of the chaos table (the shape test/chaos/run.ts prints). */
-export interface NetRow {
-  scenario: string;
-  trials: number;
-  events: number;
-  lost: number;
-  wrong: number;
-  result: 'pass' | 'FAIL' | 'skipped';
-  note: string;
-}
 
 export interface NetScenario {
   rate: number;
@@ -100,8 +90,8 @@ export async function runNetworkScenario(
   name: string,
   o: NetScenario,
   act: (c: NetContext) => Promise<string>,
-): Promise<NetRow> {
-  const row: NetRow = { scenario: name, trials: 1, events: 0, lost: 0, wrong: 0, result: 'pass', note: '' };
+): Promise<ChaosRow> {
+  const row: ChaosRow = { scenario: name, trials: 1, events: 0, lost: 0, wrong: 0, result: 'pass', note: '' };
   const why = namespacesUnavailable();
   if (why !== null) {
     log(`${name}: skipped: ${why}`);

@@ -2,7 +2,8 @@ import type { EngineProcess } from '../../integration/support/engine-process.js'
 import { waitForDrain } from '../../integration/support/scenario.js';
 import { waitFor } from '../../integration/support/stack.js';
 import { freshness, percentile } from './freshness.js';
-import { engineMetric, runNetworkScenario, sleep, waitForPartitions, type NetContext, type NetRow } from './harness.js';
+import type { ChaosRow } from '../chaos-row.js';
+import { engineMetric, runNetworkScenario, sleep, waitForPartitions, type NetContext } from './harness.js';
 import type { Service } from './addressing.js';
 import type { NetworkHost } from './network-host.js';
 
@@ -218,8 +219,8 @@ async function flapping(c: NetContext, seconds: number): Promise<string> {
  * The network scenarios for test/chaos/run.ts: the short form (CI) runs the Kafka cut, shortened;
  * `--long` runs all five at full length; `--only` names any of them in either form.
  */
-export function networkScenarios(long: boolean, only: string | undefined): [string, () => Promise<NetRow>][] {
-  const all: [string, boolean, () => Promise<NetRow>][] = [
+export function networkScenarios(long: boolean, only: string | undefined): [string, () => Promise<ChaosRow>][] {
+  const all: [string, boolean, () => Promise<ChaosRow>][] = [
     [
       'net-kafka-cut',
       true,

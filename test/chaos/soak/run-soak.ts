@@ -1,3 +1,4 @@
+import type { ChaosRow } from '../chaos-row.js';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAdmin } from '../../../src/kafka/admin.js';
@@ -296,7 +297,7 @@ export function soakScenarios(
   long: boolean,
   only: string | undefined,
   log: (l: string) => void,
-): [string, () => Promise<SoakRow>][] {
+): [string, () => Promise<ChaosRow>][] {
   if (!long && !(only?.split(',') ?? []).includes('soak')) return [];
   return [
     [
@@ -316,14 +317,4 @@ export function soakScenarios(
       },
     ],
   ];
-}
-
-export interface SoakRow {
-  scenario: string;
-  trials: number;
-  events: number;
-  lost: number;
-  wrong: number;
-  result: 'pass' | 'FAIL' | 'skipped';
-  note: string;
 }

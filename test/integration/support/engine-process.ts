@@ -41,13 +41,25 @@ export async function startEngineProcess(
     env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info', WORKER_THREADS: '2', LEDGER_RETENTION: '36500d', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return followEngine(proc, { readyTimeoutMs, until, keepLines: 2000 });
+}
+
+/**
+ * Follows a started engine process: keeps its last `keepLines` log lines, learns its HTTP port, and resolves
+ * once it logs "engine started" (or, with `until: 'listening'`, once HTTP is up); fails if it exits first.
+ */
+export async function followEngine(
+  proc: ChildProcess,
+  o: { readyTimeoutMs: number; until?: 'started' | 'listening'; keepLines: number },
+): Promise<EngineProcess> {
+  const until = o.until ?? 'started';
   const logs: string[] = [];
   let port = 0;
   let started = false;
   const onLine = (line: string): void => {
     if (line.trim() === '') return;
     logs.push(line);
-    if (logs.length > 2000) logs.shift();
+    if (logs.length > o.keepLines) logs.shift();
     if (line.includes('"http listening"')) port = (JSON.parse(line) as { port: number }).port;
     if (line.includes('"engine started"')) started = true;
   };
@@ -61,13 +73,13 @@ export async function startEngineProcess(
     });
   }
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + readyTimeoutMs;
+  const deadline = Date.now() + o.readyTimeoutMs;
   while (until === 'started' ? !started : port === 0) {
     if (proc.exitCode !== null)
       throw new Error(`engine exited during start (code ${proc.exitCode}):\n${logs.slice(-20).join('\n')}`);
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`engine did not start in ${readyTimeoutMs} ms:\n${logs.slice(-20).join('\n')}`);
+      throw new Error(`engine did not start in ${o.readyTimeoutMs} ms:\n${logs.slice(-20).join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, rmSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 
@@ -17,19 +16,6 @@ export function findExecutable(name: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 interface ScrapeConfig {
