@@ -19,6 +19,7 @@ import { waitForDependency } from './startup/wait-for-dependency.js';
 import { startLedgerMaintenance } from './store/ledger-maintenance.js';
 import { retentionProblem } from './store/ledger-retention.js';
 import { migrate } from './store/migrations.js';
+import { sessionOptions } from './store/session-options.js';
 
 export interface Engine {
   httpPort: number;
@@ -41,6 +42,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     connectionString: cfg.DATABASE_URL,
     max: cfg.DB_POOL_SIZE,
     application_name: 'loyalty-engine',
+    options: sessionOptions(),
   });
   pool.on('error', (e) => log.warn({ err: e.message }, 'idle postgres connection failed'));
 

@@ -6,6 +6,7 @@ import { openPartitionOffset } from '../store/offsets.js';
 import { PartitionActor, type ActorLimits } from './partition-actor.js';
 import type { ActorResult, ActorTask } from './protocol.js';
 import { errorText } from '../errors.js';
+import { sessionOptions } from '../store/session-options.js';
 
 /** What the main thread passes to every worker at start. */
 export interface WorkerSettings {
@@ -26,9 +27,7 @@ const pool = new pg.Pool({
   connectionString: settings.databaseUrl,
   max: settings.dbPoolSize,
   application_name: 'loyalty-engine',
-  // An engine cut off mid-flush leaves its transaction open, holding the partition's offset row: the next
-  // owner could not even open the partition. Postgres ends such a transaction after this, whatever the network.
-  options: `-c statement_timeout=${FLUSH_STATEMENT_TIMEOUT_MS} -c idle_in_transaction_session_timeout=${FLUSH_STATEMENT_TIMEOUT_MS}`,
+  options: sessionOptions(FLUSH_STATEMENT_TIMEOUT_MS),
   keepAlive: true,
 });
 // A dropped connection must not crash the worker: the actor's retry loop handles it.

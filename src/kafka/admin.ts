@@ -52,11 +52,16 @@ export async function highWatermarks(brokers: string, topic: string): Promise<Ma
   const admin = createAdmin(brokers);
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic, {
-      timeout: 10_000,
-      isolationLevel: IsolationLevel.READ_UNCOMMITTED,
-    });
-    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+    // Just after a topic is created some partitions may have no leader yet: the broker answers -1 for them.
+    for (let attempt = 0; ; attempt++) {
+      const offsets = await admin.fetchTopicOffsets(topic, {
+        timeout: 10_000,
+        isolationLevel: IsolationLevel.READ_UNCOMMITTED,
+      });
+      if (offsets.every((o) => Number(o.high) >= 0) || attempt === 50)
+        return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+      await new Promise((r) => setTimeout(r, 200));
+    }
   } finally {
     await admin.disconnect();
   }

@@ -43,7 +43,9 @@ export interface EventFacts {
 }
 
 // The ledger's key index is on a 64-bit hash of user and id (sql/003): rows whose texts differ (a collision)
-// land under a key nobody asked about.
+// land under a key nobody asked about. `= ANY (array)`, not a join from the pairs: a join's plan rests on the
+// partitions' statistics, and a day's partition filling faster than autovacuum analyses it was planned as a
+// merge join over sequential scans (seconds per batch); the array form is always a bitmap index scan.
 const KEYS = (u: number, e: number): string =>
   `hashtextextended(user_id || '/' || event_id, 0) = ANY (ARRAY(SELECT hashtextextended(u || '/' || e, 0) FROM unnest($${u}::text[], $${e}::text[]) AS x(u, e)))`;
 const FACT_COLUMNS = 'user_id, event_id, event_type, status, amount, points, event_time';

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { factsStatement } from '../../src/store/event-facts.js';
+import { DAY_MS, utcDay } from '../../src/store/ledger-partitions.js';
+import { migrate } from '../../src/store/migrations.js';
+import { sessionOptions } from '../../src/store/session-options.js';
+import { freshDatabase } from './support/stack.js';
+
+/**
+ * How the duplicate lookup runs on a ledger with history: the plans that made a database with 15-20M rows in a
+ * day fall behind (issue #13's soak) must not come back.
+ */
+describe('ledger lookups on a partition with history', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let engine: pg.Pool;
+  const day = utcDay(Date.now());
+  const dayStart = day * DAY_MS;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await migrate(db.pool);
+    await db.pool.query("INSERT INTO rules_versions (version) VALUES ('t')");
+    await db.pool.query('SELECT ledger_ensure_partitions($1::date, $1::date)', [
+      new Date(dayStart).toISOString().slice(0, 10),
+    ]);
+    // Rows written the way a flush writes them: no ANALYZE afterwards, as when a day's partition fills faster
+    // than autovacuum gets to it.
+    await db.pool.query(
+      `INSERT INTO point_transactions (event_time, kafka_offset, points, balance_after, partition, rules_version_id,
+                                       event_type, status, user_id, event_id)
+       SELECT $1::timestamptz + (i % 80000000) * interval '1 millisecond', i, 10, 10, i % 12, 1, 'purchase', 'applied',
+              'user-' || (i % 50000), 'e-' || i
+       FROM generate_series(1, 300000) AS i`,
+      [new Date(dayStart).toISOString()],
+    );
+    engine = new pg.Pool({ connectionString: db.url, max: 1, options: sessionOptions(60_000) });
+  });
+  afterAll(async () => {
+    await engine.end();
+    await db.drop();
+  });
+
+  it("the engine's sessions run without JIT and with the flush timeouts", async () => {
+    const show = async (name: string): Promise<string> =>
+      (await engine.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!;
+    expect(await show('jit')).toBe('off');
+    expect(await show('statement_timeout')).toBe('1min');
+    expect(await show('idle_in_transaction_session_timeout')).toBe('1min');
+  });
+
+  it('the duplicate lookup is an index scan of the unanalysed partition, and finds what is there', async () => {
+    const users = Array.from({ length: 2000 }, (_, i) => `user-${(i * 7) % 50000}`);
+    const ids = users.map((_, i) => (i % 2 === 0 ? `e-${((i * 7) % 50000) + 50000}` : `missing-${i}`));
+    const q = factsStatement({ users, ids, atMs: users.map(() => dayStart + 1000), windowMs: 7 * DAY_MS });
+    const plan = (await engine.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.values)).rows
+      .map((r) => r['QUERY PLAN'])
+      .join('\n');
+    expect(plan).toMatch(/Index Scan/);
+    expect(plan).not.toMatch(/Seq Scan/);
+    const found = await engine.query<{ user_id: string; event_id: string }>(q);
+    // e-N belongs to user-(N % 50000): the even pairs name rows that exist, the odd ones do not.
+    expect(found.rows.length).toBe(1000);
+    expect(found.rows.every((r) => r.user_id === `user-${Number(r.event_id.slice(2)) % 50000}`)).toBe(true);
+  });
+});
