@@ -10,7 +10,8 @@ import { brokerAddress, brokerSettings, brokerStatus, startBroker } from '../../
 import { stackUp } from '../../tools/stack/stack.js';
 import { committedEvents } from '../../src/store/offsets.js';
 import { isAlive } from '../../tools/stack/process-utils.js';
-import { engineEnv, startEngineProcess, type EngineProcess } from '../integration/support/engine-process.js';
+import { engineEnv, type EngineProcess } from '../integration/support/engine-process.js';
+import { engineRoot, launchEngine, setEngineRoot } from './netns/engine-launch.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../integration/support/scenario.js';
 import { freshDatabase, freshTopic, waitFor } from '../integration/support/stack.js';
 import { hostileMessages } from './hostile-messages.js';
@@ -22,6 +23,10 @@ import { soakScenarios } from './soak/run-soak.js';
  * `npm run chaos`: faults against the real stack, each scenario ending with every balance
  * compared to an independent single-threaded replay. lost = events with neither a ledger row
  * nor a dead letter; wrong = balances that differ from the replay. Both must be 0.
+ *
+ * Options: `--long` (release form; it includes the 30-minute soak), `--only a,b` (scenario keys),
+ * `--skip a,b` (e.g. `--skip soak`), `--engine-root DIR` (run that checkout's engine, e.g. a
+ * `git archive` of a commit with a node_modules link, instead of this one's src/).
  */
 interface Harness {
   brokers: string;
@@ -94,7 +99,7 @@ async function runScenario(
       events: total,
       engines,
       start: async () => {
-        const e = await startEngineProcess(env);
+        const e = await launchEngine({ env });
         engines.push(e);
         return e;
       },
@@ -190,8 +195,17 @@ function restartMachinePostgres(): boolean {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { long: { type: 'boolean' }, only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      long: { type: 'boolean' },
+      only: { type: 'string' },
+      skip: { type: 'string' },
+      'engine-root': { type: 'string' },
+    },
+  });
   const long = values.long === true;
+  if (values['engine-root'] !== undefined) setEngineRoot(values['engine-root']);
+  const skip = values.skip?.split(',') ?? [];
   const ends = await stackUp((l) => log(l));
   recordedBrokers = ends.kafkaBrokers;
   const events = long ? 60_000 : 20_000;
@@ -325,13 +339,17 @@ async function main(): Promise<void> {
   const rows: ChaosRow[] = [];
   for (const [key, run] of scenarios) {
     if (values.only && !values.only.split(',').includes(key)) continue;
+    if (skip.includes(key)) {
+      log(`scenario ${key}: left out (--skip)`);
+      continue;
+    }
     log(`scenario ${key} ...`);
     const row = await run();
     if (row.note.startsWith('skipped')) row.result = 'skipped';
     rows.push(row);
   }
   console.log(
-    `\nchaos (${long ? 'long' : 'short'} form) against Kafka at ${brokerAddress(brokerSettings())} and Postgres:`,
+    `\nchaos (${long ? 'long' : 'short'} form${skip.length > 0 ? `, without ${skip.join(', ')}` : ''}) of the engine in ${engineRoot()} against Kafka at ${brokerAddress(brokerSettings())} and Postgres:`,
   );
   console.log(
     table(

@@ -9,6 +9,17 @@ export interface LaunchedEngine extends EngineProcess {
 }
 
 /**
+ * The checkout whose engine the chaos suite runs when a launch names none: `npm run chaos -- --engine-root DIR`
+ * (e.g. a `git archive` of a commit, with a node_modules link) sets it, so a run tests one fixed engine even
+ * while this checkout's src/ is being edited. This checkout by default.
+ */
+let defaultRoot = ROOT_DIR;
+export function setEngineRoot(root: string): void {
+  defaultRoot = path.resolve(root);
+}
+export const engineRoot = (): string => defaultRoot;
+
+/**
  * Runs the real engine (src/main.ts of `root`, through tsx as the chaos suite does) behind an
  * optional command prefix (`ip netns exec NAME`), serving HTTP on `httpHost`. Resolves once it
  * logs "engine started". Its pid is recorded, so a crashed suite's engines are ended next time.
@@ -20,7 +31,7 @@ export async function launchEngine(o: {
   env: Record<string, string>;
   readyTimeoutMs?: number;
 }): Promise<LaunchedEngine> {
-  const root = o.root ?? ROOT_DIR;
+  const root = o.root ?? defaultRoot;
   const httpHost = o.httpHost ?? '127.0.0.1';
   const node = [process.execPath, '--import', 'tsx', path.join(root, 'src/main.ts')];
   const argv = [...(o.prefix ?? []), ...node];

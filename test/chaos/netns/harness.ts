@@ -4,14 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { committedEvents } from '../../../src/store/offsets.js';
 import type { GeneratorOptions } from '../../../tools/simulator/generator.js';
-import { engineEnv, startEngineProcess, type EngineProcess } from '../../integration/support/engine-process.js';
+import { engineEnv, type EngineProcess } from '../../integration/support/engine-process.js';
+import { launchEngine } from './engine-launch.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';
 import { freshDatabase, freshTopic, stackEnv, waitFor } from '../../integration/support/stack.js';
 import { namespacesUnavailable } from './commands.js';
 import { metricSum, scrape } from './exposition.js';
 import type { Series } from './freshness.js';
 import { startNamespacedEngine, type NamespacedEngine } from './namespaced-engine.js';
-import { cleanLeftovers, createHost, recordProcess, type NetworkHost } from './network-host.js';
+import { cleanLeftovers, createHost, type NetworkHost } from './network-host.js';
 import { startSteadyLoad, type SteadyLoad } from './steady-load.js';
 
 export interface NetScenario {
@@ -137,8 +138,7 @@ export async function runNetworkScenario(
         return e;
       },
       startRoot: async (env = {}) => {
-        const e = await startEngineProcess({ ...base, ...env });
-        recordProcess(e.proc);
+        const e = await launchEngine({ env: { ...base, ...env } });
         engines.push(e);
         return e;
       },

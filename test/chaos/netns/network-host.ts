@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ROOT_DIR } from '../../../tools/stack/paths.js';
 import { isOurs, linkOf, namespaceName, SERVICES, type Link, type Service } from './addressing.js';
 import { inNamespace, run, tryRun } from './commands.js';
+import type { RelayStats } from './relay.js';
 
 /** Where the suite records the ids of the processes it started, so a crashed run's leftovers can be ended by id. */
 const PID_DIR = '/tmp/lnx-chaos-pids';
@@ -30,6 +31,8 @@ export interface NetworkHost {
   loss: (s: Service, probability: number) => void;
   /** Delays bytes from the engine to Postgres by the relay's delay (200 +/- 50 ms) while on. */
   delayPostgres: (on: boolean) => void;
+  /** Round trips and bytes so far on the Postgres link, counted by the namespace's relay (relay.ts, turnCounter). */
+  postgresLinkStats: () => Promise<RelayStats>;
   /** Local ports of the root-side relay's connections to Postgres: pg_stat_activity's client_port of this host's sessions. */
   postgresClientPorts: () => number[];
   destroy: () => Promise<void>;
@@ -38,8 +41,12 @@ export interface NetworkHost {
 /** Each record names the suite process that started it, so cleanup spares the processes of a suite still running. */
 function recordPid(pid: number | undefined): void {
   if (pid === undefined) return;
-  mkdirSync(PID_DIR, { recursive: true });
-  writeFileSync(path.join(PID_DIR, String(pid)), String(process.pid));
+  try {
+    mkdirSync(PID_DIR, { recursive: true });
+    writeFileSync(path.join(PID_DIR, String(pid)), String(process.pid));
+  } catch {
+    // Best effort: another user's record directory (a run as root, then one as nobody) only loses the cleanup.
+  }
 }
 
 function alive(pid: number): boolean {
@@ -173,6 +180,16 @@ export async function createHost(index: number, ports: Ports): Promise<NetworkHo
     throw e;
   }
   const nsRelay = processes[1]!;
+  const statsWaiters: ((s: RelayStats) => void)[] = [];
+  let out = '';
+  nsRelay.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+    for (let i = out.indexOf('\n'); i >= 0; i = out.indexOf('\n')) {
+      const line = out.slice(0, i);
+      out = out.slice(i + 1);
+      if (line.startsWith('{')) statsWaiters.shift()?.(JSON.parse(line) as RelayStats);
+    }
+  });
   const hostRelayPid = processes[0]!.pid;
   const rule = (s: Service, extra: string[]): string[][] => {
     const l = linkOf(index, s);
@@ -210,6 +227,19 @@ export async function createHost(index: number, ports: Ports): Promise<NetworkHo
     delayPostgres: (on) => {
       nsRelay.kill(on ? 'SIGUSR2' : 'SIGHUP');
     },
+    postgresLinkStats: () =>
+      new Promise((resolve, reject) => {
+        const waiter = (st: RelayStats): void => {
+          clearTimeout(timer);
+          resolve(st);
+        };
+        const timer = setTimeout(() => {
+          statsWaiters.splice(statsWaiters.indexOf(waiter), 1);
+          reject(new Error('the relay did not answer stats'));
+        }, 5000);
+        statsWaiters.push(waiter);
+        nsRelay.stdin?.write('stats\n');
+      }),
     postgresClientPorts: () =>
       run('ss', ['-Htnp', 'state', 'established', `( dport = :${ports.postgres} )`])
         .split('\n')
