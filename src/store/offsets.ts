@@ -1,16 +1,73 @@
-import type pg from 'pg';
+import pg from 'pg';
 
 // consumer_offsets: each partition's next offset. Flushes advance it under the fence (flush.ts); these read it.
 
-/** Reads the stored position of a partition, creating it at 0 when the partition is new. */
-export async function openPartitionOffset(pool: pg.Pool, topic: string, partition: number): Promise<number> {
-  await pool.query(
-    'INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING',
-    [topic, partition],
-  );
-  const offset = await readStoredOffset(pool, topic, partition);
-  if (offset === null) throw new Error(`consumer_offsets row for ${topic}/${partition} vanished`);
-  return offset;
+/** How long opening a partition waits for its offset row before ending the engine session that holds it. */
+export const TAKEOVER_AFTER_MS = 15_000;
+
+/**
+ * Reads the stored position of a partition, creating it at 0 when the partition is new, and takes the
+ * partition over: it locks the offset row, so it returns only when no other transaction holds it. A healthy
+ * previous owner's last flush ends within a second or two; one still holding the row after `takeoverAfterMs`
+ * is stuck (typically an engine cut off inside a flush, whose backend waits for COPY data), so its engine
+ * session is terminated, which rolls its flush back. Sessions of other applications are never ended: the
+ * open then waits for them. `onTakeover` hears the backends ended.
+ */
+export async function openPartitionOffset(
+  pool: pg.Pool,
+  topic: string,
+  partition: number,
+  o: { takeoverAfterMs?: number; onTakeover?: (pids: number[]) => void } = {},
+): Promise<number> {
+  const client = await pool.connect();
+  let watch: NodeJS.Timeout | undefined;
+  let broken = false;
+  try {
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const every = o.takeoverAfterMs ?? TAKEOVER_AFTER_MS;
+    // On a connection of its own: every pooled one may be waiting in an open like this.
+    const endBlockers = (): void => {
+      const c = new pg.Client(pool.options);
+      c.on('error', () => undefined);
+      c.connect()
+        .then(() =>
+          c.query<{ pid: number }>(
+            // Chosen first, then ended: in one WHERE, Postgres may call pg_terminate_backend before the name test.
+            `WITH stuck AS MATERIALIZED (
+               SELECT pid FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids($1)) AND application_name = 'loyalty-engine'
+             )
+             SELECT pid FROM stuck WHERE pg_terminate_backend(pid)`,
+            [pid],
+          ),
+        )
+        .then((r) => {
+          if (r.rows.length > 0) o.onTakeover?.(r.rows.map((x) => x.pid));
+        })
+        .catch(() => undefined) // the open's own query reports what matters
+        .finally(() => void c.end().catch(() => undefined));
+      watch = setTimeout(endBlockers, every);
+    };
+    watch = setTimeout(endBlockers, every);
+    await client.query('BEGIN');
+    await client.query(
+      'INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING',
+      [topic, partition],
+    );
+    const r = await client.query<{ next_offset: string }>(
+      'SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2 FOR UPDATE',
+      [topic, partition],
+    );
+    await client.query('COMMIT');
+    const row = r.rows[0];
+    if (row === undefined) throw new Error(`consumer_offsets row for ${topic}/${partition} vanished`);
+    return Number(row.next_offset);
+  } catch (e) {
+    broken = true;
+    throw e;
+  } finally {
+    clearTimeout(watch);
+    client.release(broken);
+  }
 }
 
 export async function readStoredOffset(pool: pg.Pool, topic: string, partition: number): Promise<number | null> {
@@ -29,4 +86,14 @@ export async function committedEvents(pool: pg.Pool, topic: string): Promise<num
     [topic],
   );
   return Number(r.rows[0]?.total ?? 0);
+}
+
+/** The partition's lifecycle clock (ms) as last committed, or null when none was (sql/005). */
+export async function readStoredClock(pool: pg.Pool, topic: string, partition: number): Promise<number | null> {
+  const r = await pool.query<{ ms: string | null }>(
+    `SELECT (extract(epoch FROM clock) * 1000)::bigint AS ms FROM consumer_offsets WHERE topic = $1 AND partition = $2`,
+    [topic, partition],
+  );
+  const ms = r.rows[0]?.ms;
+  return ms === null || ms === undefined ? null : Number(ms);
 }
