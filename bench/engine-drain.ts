@@ -131,3 +131,18 @@ export function twentyRuleYaml(): string {
     '',
   ].join('\n');
 }
+
+/** The seed's rules (config/rules.yaml) with a `lifecycle:` block: the drain's cost of lots (issue #14). */
+export function lifecycleRuleYaml(): string {
+  return [
+    'version: 1',
+    'earn: { points_per_unit: 1, base_rounding: floor, rounding: floor }',
+    'rules:',
+    '  - { name: weekend-double, when: { days_of_week: [sat, sun] }, multiplier: 2 }',
+    'tiers:',
+    '  - { name: base, min_lifetime_points: 0, multiplier: 1 }',
+    'allow_negative: false',
+    'lifecycle: { pending: 14d, expires_after: 365d }',
+    '',
+  ].join('\n');
+}

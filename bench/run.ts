@@ -14,7 +14,7 @@ import { applyStackEnv } from '../tools/stack/env-file.js';
 import { kcatRate, rawConsumerRate } from './baselines.js';
 import { lineChartSvg } from './chart.js';
 import { naiveConsumerRate } from './naive-consumer.js';
-import { drainWithEngine, twentyRuleYaml, type DrainResult } from './engine-drain.js';
+import { drainWithEngine, lifecycleRuleYaml, twentyRuleYaml, type DrainResult } from './engine-drain.js';
 import { steadyState, type SteadyResult } from './steady-state.js';
 import { apiBench } from './api.js';
 import { microsPerEvent, withCpu, type CpuSeconds } from './cpu.js';
@@ -95,12 +95,16 @@ async function main(): Promise<void> {
   const threadsEnv: Record<string, string> = values.threads ? { WORKER_THREADS: values.threads } : {};
   const rulesFile = path.join(os.tmpdir(), `${run}-20-rules.yaml`);
   writeFileSync(rulesFile, twentyRuleYaml());
+  // The seed's rules plus a lifecycle block (issue #14: the drain with lots at >= 0.8x of the same backlog without).
+  const lifecycleRulesFile = path.join(os.tmpdir(), `${run}-lifecycle-rules.yaml`);
+  writeFileSync(lifecycleRulesFile, lifecycleRuleYaml());
   // --profile DIR: CPU profiles of the first default drain's engine (every thread), rendered as flame graphs.
   const profileDir = values.profile ? path.resolve(values.profile) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const rawRuns: { seconds: number; rate: number }[] = [];
   const drains: (DrainResult & { cpu: CpuSeconds })[] = [];
   const drains20: DrainResult[] = [];
+  const drainsLifecycle: DrainResult[] = [];
   let mismatches = 0;
   // The Kafka Streams baseline (exactly_once_v2, RocksDB) with 1 and 2 stream threads in each round: the faster is reported.
   const streamsSkipped = buildKafkaStreams();
@@ -140,6 +144,19 @@ async function main(): Promise<void> {
       env: { ...threadsEnv, RULES_FILE: rulesFile },
     });
     await done(`${run}_db20_${i}`);
+    // Ticks off: the backlog's event times are in the past, and ticks would move the clocks to now (docs/lifecycle.md).
+    const dl = await drainWithEngine({
+      label: `engine drain (lifecycle block)${of}`,
+      brokers: ends.kafkaBrokers,
+      databaseUrl: ends.databaseUrl,
+      dbName: `${run}_dblc_${i}`,
+      topic,
+      events,
+      env: { ...threadsEnv, RULES_FILE: lifecycleRulesFile, CLOCK_TICK_MS: '0' },
+    });
+    await done(`${run}_dblc_${i}`);
+    dl.balances.clear();
+    drainsLifecycle.push(dl);
     // Exactness of what was measured: the default rules' balances against the replay, every run.
     mismatches += expected.differences(d.balances).length;
     d.balances.clear();
@@ -179,6 +196,7 @@ async function main(): Promise<void> {
   const raw = median(rawRuns);
   const drain = median(drains);
   const drain20 = median(drains20);
+  const drainLifecycle = median(drainsLifecycle);
   const rawBest = await rawConsumerRate(ends.kafkaBrokers, topic, partitions, events, 'best-case');
   const kcat = await kcatRate(ends.kafkaBrokers, topic, events);
   const engineSeconds = drain.seconds;
@@ -321,6 +339,13 @@ async function main(): Promise<void> {
       'events/s': Math.round(drain20.rate),
       'vs raw client': ratio(drain20.rate, raw.rate),
     },
+    {
+      consumer: 'engine with a lifecycle block (14d pending, 365d expiry)',
+      events,
+      seconds: drainLifecycle.seconds.toFixed(2),
+      'events/s': Math.round(drainLifecycle.rate),
+      'vs raw client': ratio(drainLifecycle.rate, raw.rate),
+    },
     ...(streams
       ? [
           {
@@ -407,6 +432,7 @@ async function main(): Promise<void> {
       rawRates: rawRuns.map((r) => r.rate),
       engineRates: drains.map((d) => d.rate),
       engine20RulesRates: drains20.map((d) => d.rate),
+      engineLifecycleRates: drainsLifecycle.map((d) => d.rate),
       kafkaStreamsRates: Object.fromEntries(
         [...streamsRuns].map(([t, r]) => [`${t} thread${t > 1 ? 's' : ''}`, r.map((x) => x.rate)]),
       ),
@@ -416,6 +442,7 @@ async function main(): Promise<void> {
       engineVsRawBestCase: engineRate / rawBest.rate,
       engineVsNaive: engineRate / naive.rate,
       twentyRulesVsDefault: drain20.rate / engineRate,
+      lifecycleVsDefault: drainLifecycle.rate / engineRate,
       engineVsKafkaStreams: streams ? engineRate / streams.rate : null,
     },
     series,

@@ -8,6 +8,7 @@ import { DeadLetterRelay } from './kafka/dead-letter-relay.js';
 import { EngineConsumer } from './kafka/consumer/engine-consumer.js';
 import { consoleRoutes } from './http/console-routes.js';
 import { connectEventPublisher, type EventPublisher } from './kafka/event-publisher.js';
+import { startClockTicks } from './kafka/clock-tick.js';
 import { engineRoutes, type EventSink } from './http/routes.js';
 import { startHttpServer, type HttpServer } from './http/uws-server.js';
 import { ensureTopics } from './kafka/admin.js';
@@ -79,6 +80,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
         pool,
         registry: metrics.registry,
         tierOf: (lifetimeEarned) => rulesInForce.tierOf(lifetimeEarned),
+        lifecycle: () => rulesInForce.lifecycle !== null,
         events,
         decodeLimits: () => ({ maxMessageBytes: cfg.MAX_MESSAGE_BYTES, maxAmount: rulesInForce.maxAmount }),
         apiToken: cfg.API_TOKEN,
@@ -216,6 +218,17 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     },
   });
 
+  const stopTicks =
+    cfg.CLOCK_TICK_MS === 0
+      ? () => undefined
+      : startClockTicks({
+          intervalMs: cfg.CLOCK_TICK_MS,
+          partitions: () => running.consumer.activePartitions,
+          enabled: () => rulesInForce.lifecycle !== null,
+          publish: (p, value) => running.publisher.publishTick(p, value),
+          log,
+        });
+
   log.info(
     { topic: cfg.KAFKA_TOPIC, group: cfg.KAFKA_GROUP_ID, threads: cfg.WORKER_THREADS, rules: rules.version },
     'engine started',
@@ -226,6 +239,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     stop: async () => {
       http.close();
       rulesReloader.stop();
+      stopTicks();
       await running.consumer.stop();
       clearInterval(dbCheck);
       ledgerMaintenance?.stop();

@@ -42,6 +42,12 @@ export class BatchBuilder {
     return this.count >= this.capacity;
   }
 
+  /** A clock tick (src/kafka/clock-tick.ts): no key, its time as the value; the actor moves the clock and nothing else. */
+  pushTick(offset: number, value: Uint8Array | null | undefined): void {
+    this.push(offset, null, value);
+    this.spans[(this.count - 1) * 4 + 1] = TICK_KEY_LENGTH;
+  }
+
   push(offset: number, key: Uint8Array | null | undefined, value: Uint8Array | null | undefined): void {
     const i = this.count++;
     this.offsets[i] = offset;
@@ -72,6 +78,12 @@ export class BatchBuilder {
     this.used += data.byteLength;
   }
 }
+
+/** The key length that marks a tick (a real key's length is >= 0, a missing key's -1). */
+const TICK_KEY_LENGTH = -2;
+
+/** True when message i is a clock tick, not an event. */
+export const isTick = (batch: PackedBatch, i: number): boolean => batch.spans[i * 4 + 1] === TICK_KEY_LENGTH;
 
 export function transferList(batch: PackedBatch): ArrayBuffer[] {
   return [batch.bytes, batch.offsets.buffer as ArrayBuffer, batch.spans.buffer as ArrayBuffer];

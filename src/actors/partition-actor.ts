@@ -10,10 +10,15 @@ import { utcDay } from '../store/ledger-partitions.js';
 import { rulesVersionId } from '../store/rules-versions.js';
 import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
-import { flushToPostgres, type FlushBatch, type FlushOutcome } from '../store/flush.js';
-import { readStoredOffset } from '../store/offsets.js';
+import { flushToPostgres, type FlushBatch, type FlushOutcome, type LifecycleFlush } from '../store/flush.js';
+import { readStoredClock, readStoredOffset } from '../store/offsets.js';
 import { loadUsers } from '../store/users.js';
-import { keyAt, valueAt, type PackedBatch } from './batch-codec.js';
+import { applyToLots } from '../lifecycle/event-lots.js';
+import type { ExpiryRows } from '../lifecycle/expiry-rows.js';
+import { countLots, EXPIRE_EVENT_ID, LotChanges, loadLots } from '../lifecycle/lot-sql.js';
+import { LotKeeper } from './lot-keeper.js';
+import { isTick, keyAt, valueAt, type PackedBatch } from './batch-codec.js';
+import { tickTime } from '../kafka/clock-tick.js';
 import { UserTable } from './user-table.js';
 import { TaskTally } from './task-tally.js';
 
@@ -68,6 +73,11 @@ export class PartitionActor {
   /** UTC days of the pending ledger rows: the flush makes sure their partitions exist. */
   private ledgerDays = new Set<number>();
   private lastLedgerDay = NaN;
+  /** Points lifecycle (only under a `lifecycle:` block): the clock and the held users' lots. */
+  private lifecycleOn = false;
+  private readonly lots = new LotKeeper();
+  /** The rules version of the latest batch: expire rows written at a flush carry it. */
+  private rulesId = 0;
 
   constructor(
     readonly topic: string,
@@ -82,6 +92,13 @@ export class PartitionActor {
 
   get pending(): number {
     return this.pendingEvents;
+  }
+
+  /** The lifecycle's state for the metrics; null without a `lifecycle:` block. */
+  get lifecycle(): { clock: number | null; openLots: number } | null {
+    if (!this.lifecycleOn) return null;
+    const c = this.lots.clock;
+    return { clock: Number.isFinite(c) ? c : null, openLots: this.lots.openLots };
   }
 
   /** What the actor did since the last call: one task's counts and flush, handed back with its result. */
@@ -100,15 +117,28 @@ export class PartitionActor {
     // One rules version per batch, even if a reload lands while it waits on Postgres.
     const rules = this.deps.rules();
     const rulesId = await this.retrying('record rules version', () => rulesVersionId(this.deps.pool, rules.version));
+    this.rulesId = rulesId;
+    if (
+      (rules.lifecycle !== null) !== this.lifecycleOn &&
+      (await this.switchLifecycle(rules.lifecycle !== null)) === 'fenced'
+    )
+      return 'fenced';
+    if (this.lifecycleOn && !this.lots.loaded) await this.loadClock();
     const decodeLimits: DecodeLimits = { maxMessageBytes: limits.maxMessageBytes, maxAmount: rules.maxAmount };
     // Parallel arrays, not an object per message: this loop runs for every event.
-    const results: DecodeResult[] = [];
+    // null: a clock tick, not an event.
+    const results: (DecodeResult | null)[] = [];
     const indices: number[] = [];
     const missing = new Set<string>();
     const at = { topic: this.topic, partition: this.partition, offset: 0, key: null as string | null };
     for (let i = 0; i < batch.count; i++) {
       const offset = batch.offsets[i]!;
       if (offset < this.nextOffset) continue; // already applied (a redelivery after a seek)
+      if (isTick(batch, i)) {
+        results.push(null);
+        indices.push(i);
+        continue;
+      }
       const kLen = spans[i * 4 + 1]!;
       const vLen = spans[i * 4 + 3]!;
       at.offset = offset;
@@ -131,7 +161,9 @@ export class PartitionActor {
       const r = results[j]!;
       const i = indices[j]!;
       const offset = batch.offsets[i]!;
-      if (r.ok) {
+      if (r === null) {
+        this.tick(valueAt(batch, view, i), nowMs, rules);
+      } else if (r.ok) {
         const e = r.event;
         const refused = this.timeRefusal(e, nowMs) ?? this.apply(e, offset, rules, rulesId);
         if (refused !== null)
@@ -182,7 +214,7 @@ export class PartitionActor {
    * refunds name, except those memory already answers (pending since the last flush) and those of
    * users Postgres holds no ledger rows for.
    */
-  private factsToLoad(results: DecodeResult[], rules: RuleSet): FactsQuery {
+  private factsToLoad(results: (DecodeResult | null)[], rules: RuleSet): FactsQuery {
     const q: FactsQuery = {
       duplicates: { users: [], ids: [], atMs: [], windowMs: rules.idempotencyWindowMs },
       purchases: { users: [], ids: [], atMs: [], windowMs: rules.refundWindowMs },
@@ -202,7 +234,7 @@ export class PartitionActor {
       l.atMs.push(atMs);
     };
     for (const r of results) {
-      if (!r.ok) continue;
+      if (r === null || !r.ok) continue;
       const e = r.event;
       if (this.users.inPostgres[this.users.slotOf(e.userId)!] === 0) continue;
       if (e.eventIdGiven) add(e.userId, e.eventId, e.timestampMs, false);
@@ -237,7 +269,7 @@ export class PartitionActor {
   private purchaseFor(
     refund: LoyaltyEvent,
     windowMs: number,
-  ): PurchaseRecord | 'unknown_purchase' | 'refund_window_passed' {
+  ): (PurchaseRecord & { eventTimeMs: number }) | 'unknown_purchase' | 'refund_window_passed' {
     const originalEventId = refund.originalEventId ?? '';
     const key = eventKey(refund.userId, originalEventId);
     let base = this.pendingPurchases.get(key);
@@ -254,12 +286,87 @@ export class PartitionActor {
       pointsEarned: base.points,
       pointsRefunded: t?.pointsRefunded ?? 0,
       amountRefunded: t?.amountRefunded ?? 0,
+      eventTimeMs: base.eventTimeMs,
     };
   }
 
   private async loadMissing(userIds: string[]): Promise<void> {
     const stored = await this.retrying('load users', () => loadUsers(this.deps.pool, userIds));
-    for (const id of userIds) this.users.add(id, stored.get(id));
+    if (!this.lifecycleOn) {
+      for (const id of userIds) this.users.add(id, stored.get(id));
+      return;
+    }
+    // Lots load with their users: the balance and the lots are one state (debt = lots - balance).
+    const lots = await this.retrying('load lots', () => loadLots(this.deps.pool, userIds));
+    for (const id of userIds) {
+      const u = stored.get(id);
+      this.lots.adopt(this.users.add(id, u), lots.get(id), u?.balance ?? 0);
+    }
+  }
+
+  /**
+   * The block was turned on or off: commit what is pending under the old mode, then drop the held
+   * users so that each is loaded again with (or without) its lots.
+   */
+  private async switchLifecycle(on: boolean): Promise<'ok' | 'fenced'> {
+    if ((await this.flush()) === 'fenced') return 'fenced';
+    this.users.clear();
+    this.lots.reset();
+    this.lifecycleOn = on;
+    return 'ok';
+  }
+
+  private async loadClock(): Promise<void> {
+    const [clock, open] = await this.retrying('load partition clock', () =>
+      Promise.all([
+        readStoredClock(this.deps.pool, this.topic, this.partition),
+        countLots(this.deps.pool, this.partition),
+      ]),
+    );
+    this.lots.load(clock, open);
+  }
+
+  /**
+   * Writes a user's expire rows (one per expiry moment, ascending) at `offset`, lowering the balance.
+   * Expiry the clock reached before an event goes at the user's previous event's offset (its latest
+   * row), a late event's own lot at the event's offset: either way no other row of the user there
+   * has the same event time, which the ledger's unique index needs.
+   */
+  private writeExpiry(s: number, rows: ExpiryRows, offset: number, rulesId: number): void {
+    const t = this.users;
+    const userId = t.ids[s]!;
+    for (let i = 0; i < rows.length; i++) {
+      const at = rows.at(i);
+      const points = rows.points(i);
+      t.balance[s]! -= points;
+      t.deltaPoints[s]! -= points;
+      this.tally.expiredPoints += points;
+      this.ledger.append(
+        `${new Date(at).toISOString()}\t${offset}\t${-points}\t${t.balance[s]}\t${this.partition}\t${rulesId}\texpire\tapplied\t${userId}\t${EXPIRE_EVENT_ID}\t${COPY_NULL}\t${COPY_NULL}\t${COPY_NULL}\n`,
+      );
+      this.ledgerDays.add(utcDay(at));
+    }
+    this.lastLedgerDay = NaN;
+    this.markDirty(s);
+  }
+
+  private markDirty(s: number): void {
+    const t = this.users;
+    if (t.dirty[s] === 0) {
+      t.dirty[s] = 1;
+      this.dirtyUsers.push(s);
+    }
+  }
+
+  /**
+   * A clock tick moves the clock like an event (under a `lifecycle:` block; without one it is
+   * skipped). It is never an event nor a dead letter: it only advances the offset. A tick further
+   * ahead than an event may be is ignored, as that event would be refused.
+   */
+  private tick(value: Uint8Array | null, nowMs: number, rules: RuleSet): void {
+    if (rules.lifecycle === null) return;
+    const ms = tickTime(value);
+    if (ms !== null && ms <= nowMs + this.deps.limits.ledgerFutureMs) this.lots.advance(ms);
   }
 
   /** Why an event's time is refused (a dead letter), or null: its ledger row must fit the partitions retention keeps. */
@@ -280,6 +387,13 @@ export class PartitionActor {
     const t = this.users;
     const s = t.slotOf(event.userId)!;
     const key = event.eventIdGiven ? eventKey(event.userId, event.eventId) : '';
+    const lc = rules.lifecycle;
+    if (lc !== null) {
+      // The partition's now moves first; then the user's lots expired at it expire, before the event sees them.
+      this.lots.advance(event.timestampMs);
+      if (this.lots.settle(s) > 0) this.writeExpiry(s, this.lots.rows, t.lastOffset[s]!, rulesId);
+      this.lots.late.reset();
+    }
     let status: 'applied' | 'rejected' | 'duplicate';
     let points = 0;
     let reason: string = COPY_NULL;
@@ -289,7 +403,8 @@ export class PartitionActor {
     } else {
       const day = localDayNumber(event.timestampMs, event.utcOffsetMinutes);
       const st = this.scratch;
-      st.balance = t.balance[s]!;
+      // With lots, the rules judge what is spendable at the partition's clock (pending points are not).
+      st.balance = lc === null ? t.balance[s]! : (this.lots.existing(s)?.spendableAt(this.lots.clock) ?? 0);
       st.lifetimeEarned = t.lifetimeEarned[s]!;
       st.earnedToday = day === t.earnedDay[s] ? t.earnedToday[s]! : 0;
       const found = event.type === 'refund' ? this.purchaseFor(event, rules.refundWindowMs) : undefined;
@@ -318,6 +433,18 @@ export class PartitionActor {
             points: outcome.delta,
             eventTimeMs: event.timestampMs,
           });
+        if (lc !== null)
+          applyToLots(
+            this.lots.bookOf(s),
+            lc,
+            event.type,
+            event.timestampMs,
+            outcome.delta,
+            this.lots.clock,
+            purchase?.eventTimeMs,
+            event.expiresAtMs,
+            this.lots.late,
+          );
         if (event.type === 'refund' && purchase !== undefined) {
           this.refundTotals.set(eventKey(event.userId, purchase.eventId), {
             amountRefunded: purchase.amountRefunded + event.amount,
@@ -331,10 +458,7 @@ export class PartitionActor {
       if (event.eventIdGiven) this.pendingIds.add(key);
     }
     // Every event marks its user, so a user seen only through rejected events still has a (zero) balance row.
-    if (t.dirty[s] === 0) {
-      t.dirty[s] = 1;
-      this.dirtyUsers.push(s);
-    }
+    this.markDirty(s);
     t.lastOffset[s] = offset;
     // Columns in LEDGER_COLUMNS order (fixed-width first, see sql/003).
     this.ledger.append(
@@ -345,6 +469,8 @@ export class PartitionActor {
       this.ledgerDays.add(day);
       this.lastLedgerDay = day;
     }
+    // A late event's lot already expired at the clock: its expire row follows the event's own.
+    if (lc !== null && this.lots.late.length > 0) this.writeExpiry(s, this.lots.late, offset, rulesId);
     this.tally.event(event.type, status);
     return null;
   }
@@ -353,8 +479,9 @@ export class PartitionActor {
   async flush(): Promise<'ok' | 'fenced'> {
     if (this.nextOffset === this.committedOffset && this.pendingEvents === 0) return 'ok';
     const started = performance.now();
-    const deltas: string[] = [];
     const t = this.users;
+    const lifecycle = this.lifecycleOn ? this.lifecycleFlush() : undefined;
+    const deltas: string[] = [];
     for (const s of this.dirtyUsers) {
       deltas.push(
         `${t.ids[s]}\t${t.deltaPoints[s]}\t${t.deltaEarned[s]}\t${t.earnedDay[s]}\t${t.earnedToday[s]}\t${t.lastOffset[s]}\n`,
@@ -374,6 +501,7 @@ export class PartitionActor {
         const [userId = '', eventId = ''] = k.split('\u0000');
         return { userId, eventId, ...t };
       }),
+      ...(lifecycle !== undefined && { lifecycle: lifecycle.flush }),
     };
     const outcome = await this.commitResolvingAmbiguity(batch);
     if (outcome.kind === 'fenced') {
@@ -386,6 +514,13 @@ export class PartitionActor {
       users: this.dirtyUsers.length,
     };
     for (const s of this.dirtyUsers) t.markFlushed(s);
+    if (lifecycle !== undefined) {
+      for (const s of this.dirtyUsers) this.lots.committed(s);
+      this.lots.committedClock = lifecycle.flush.clock;
+      this.lots.openLots += lifecycle.opened - (outcome.expired?.lots ?? 0);
+      this.tally.expiredPoints += outcome.expired?.points ?? 0;
+      this.tally.releasedPoints += outcome.expired?.released ?? 0;
+    }
     this.dirtyUsers = [];
     this.ledger.reset();
     this.deadLetters.reset();
@@ -393,6 +528,36 @@ export class PartitionActor {
     this.pendingEvents = 0;
     this.committedOffset = batch.newOffset;
     return 'ok';
+  }
+
+  /**
+   * The lifecycle's part of a flush. Every held user must be settled at the clock before the commit
+   * that stores it (the SQL expiry that follows covers only users not held), so when a midnight
+   * passed since the last scan every held user is settled now.
+   */
+  private lifecycleFlush(): { flush: LifecycleFlush; opened: number } {
+    const t = this.users;
+    const k = this.lots;
+    if (k.needsScan())
+      k.scan((s) => {
+        if (t.ids[s] === '' || t.ids[s] === undefined) k.forget(s);
+        else if (k.settle(s) > 0) this.writeExpiry(s, k.rows, t.lastOffset[s]!, this.rulesId);
+      });
+    const changes = new LotChanges();
+    let opened = 0;
+    for (const s of this.dirtyUsers) opened += k.collect(s, t.ids[s]!, changes);
+    const sql = k.needsSqlExpiry();
+    const pendingLots = (this.deps.rules().lifecycle?.pendingMs ?? 0) > 0;
+    return {
+      flush: {
+        clock: k.clock,
+        lots: changes,
+        expireUnheld: sql,
+        rulesVersionId: this.rulesId,
+        countReleasedSince: sql && pendingLots && Number.isFinite(k.committedClock) ? k.committedClock : null,
+      },
+      opened,
+    };
   }
 
   /**
@@ -439,6 +604,7 @@ export class PartitionActor {
   private reset(offset: number): void {
     this.clearPendingFacts();
     this.users.clear();
+    this.lots.reset();
     this.dirtyUsers = [];
     this.ledger.reset();
     this.deadLetters.reset();
@@ -450,7 +616,8 @@ export class PartitionActor {
   /** Keeps the cache bounded: drops the oldest clean users; dirty ones stay until flushed. */
   private evict(): void {
     const cap = this.deps.limits.cacheUsers;
-    if (this.users.size > cap) this.users.evictClean(Math.floor(cap * 0.9));
+    if (this.users.size > cap)
+      this.users.evictClean(Math.floor(cap * 0.9), this.lifecycleOn ? (s) => this.lots.forget(s) : undefined);
   }
 }
 

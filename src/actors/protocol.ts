@@ -42,4 +42,16 @@ export interface ActorResult {
   deadLetters: Record<string, number>;
   /** The task's flush, if it committed one. */
   flush: FlushStats | null;
+  /** Under a `lifecycle:` block only. */
+  lifecycle?: LifecycleStats;
+}
+
+export interface LifecycleStats {
+  /** The partition's clock (ms since the epoch); null before its first event. */
+  clock: number | null;
+  /** The partition's open lots, as of its last commit. */
+  openLots: number;
+  /** Points expired and points released by this task's commit. */
+  expiredPoints: number;
+  releasedPoints: number;
 }

@@ -10,6 +10,9 @@ export class TaskTally {
   deadLetters: Record<string, number> = {};
   /** The task's flush, if it committed one. */
   flush: FlushStats | null = null;
+  /** Points lifecycle: points expired (ledger `expire` rows written) and released (became spendable), committed by this task's flush. */
+  expiredPoints = 0;
+  releasedPoints = 0;
 
   event(type: string, outcome: string): void {
     const byOutcome = (this.events[type] ??= {});

@@ -57,7 +57,7 @@ export class UserTable {
     this.earnedToday[s] = stored?.earnedToday ?? 0;
     this.deltaPoints[s] = 0;
     this.deltaEarned[s] = 0;
-    this.lastOffset[s] = 0;
+    this.lastOffset[s] = stored?.lastOffset ?? 0;
     this.dirty[s] = 0;
     this.inPostgres[s] = stored === undefined ? 0 : 1;
     return s;
@@ -71,14 +71,15 @@ export class UserTable {
     this.deltaEarned[s] = 0;
   }
 
-  /** Drops the oldest clean users (insertion order) until at most `target` remain. */
-  evictClean(target: number): void {
+  /** Drops the oldest clean users (insertion order) until at most `target` remain; `onEvict` hears each freed slot. */
+  evictClean(target: number, onEvict?: (slot: number) => void): void {
     for (const [id, s] of this.slots) {
       if (this.slots.size <= target) break;
       if (this.dirty[s] === 1) continue;
       this.slots.delete(id);
       this.ids[s] = '';
       this.free.push(s);
+      onEvict?.(s);
     }
   }
 

@@ -52,6 +52,10 @@ function result(actor: PartitionActor | undefined, status: ActorResult['status']
     events: tally?.events ?? {},
     deadLetters: tally?.deadLetters ?? {},
     flush: tally?.flush ?? null,
+    ...(actor?.lifecycle != null &&
+      tally !== undefined && {
+        lifecycle: { ...actor.lifecycle, expiredPoints: tally.expiredPoints, releasedPoints: tally.releasedPoints },
+      }),
   };
 }
 
@@ -64,7 +68,13 @@ export default async function handle(task: ActorTask): Promise<ActorResult> {
     log.info({ version: rules.version }, 'rules reloaded');
   }
   if (task.op === 'open') {
-    const offset = await openPartitionOffset(pool, task.topic, task.partition);
+    const offset = await openPartitionOffset(pool, task.topic, task.partition, {
+      onTakeover: (pids) =>
+        log.warn(
+          { topic: task.topic, partition: task.partition, backends: pids },
+          'ended engine sessions that held the partition past the takeover wait (a previous owner cut off mid-flush); their flushes roll back',
+        ),
+    });
     const actor = new PartitionActor(task.topic, task.partition, task.epoch, offset, {
       pool,
       rules: () => rules,

@@ -56,6 +56,10 @@ const schema = z.object({
   LEDGER_FUTURE_LIMIT: durationSchema.default(7 * 86_400_000),
   /** When set, each ledger partition is written here (gzip'd COPY text) before retention drops it. */
   LEDGER_ARCHIVE_DIR: z.string().min(1).optional(),
+  /** Under a `lifecycle:` block, a clock tick is written into each owned partition this often (wall time); 0 = never. */
+  CLOCK_TICK_MS: int(0, 86_400_000)
+    .refine((v) => v === 0 || v >= 100, 'must be 0 (no ticks) or at least 100 (ms)')
+    .default(60_000),
 });
 
 export type EngineConfig = z.infer<typeof schema> & { KAFKA_DLQ_TOPIC: string };

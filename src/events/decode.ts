@@ -210,6 +210,15 @@ export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, li
     const reason = optionalString(o, 'reason', 1000);
     if (typeof reason !== 'string') return fail('invalid_schema', 'adjust needs a reason');
     event.reason = reason;
+    const expires = o.expires_at;
+    if (expires !== undefined && expires !== null) {
+      const e = typeof expires === 'string' ? parseTimestamp(expires) : null;
+      if (e === null) return fail('invalid_timestamp', 'expires_at must be an RFC 3339 string');
+      // Points that expire before they are granted mean a mistake; and a later expiry keeps the adjust's
+      // own expire row (if it is late) at another event time than the adjust's row (the ledger's key).
+      if (e.ms <= ts.ms) return fail('invalid_timestamp', 'expires_at must be after timestamp');
+      event.expiresAtMs = e.ms;
+    }
   }
   return { ok: true, event };
 }

@@ -31,6 +31,8 @@ export interface LoyaltyEvent {
   originalEventId?: string;
   /** adjust only: why points were changed by hand. */
   reason?: string;
+  /** adjust only, optional: when the adjust's points expire (ms since the epoch; after `timestampMs`). Used under a `lifecycle:` block. */
+  expiresAtMs?: number;
 }
 
 /** What a user id may be, in events and in API paths alike. */

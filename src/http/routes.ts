@@ -5,6 +5,7 @@ import { decodeEvent, type DecodeLimits } from '../events/decode.js';
 import { USER_ID, USER_ID_RULE } from '../events/event.js';
 import { BalanceReader } from '../store/balance-reader.js';
 import { readHistory } from '../store/history.js';
+import { parseLotCursor, readLotsPage } from '../lifecycle/lot-sql.js';
 import openapi from './openapi.json' with { type: 'json' };
 import { errorJson, json, type Request, type Response, type Route } from './uws-server.js';
 import { errorText } from '../errors.js';
@@ -34,6 +35,8 @@ export interface RouteDeps {
   apiToken?: string;
   /** Balance queries in flight at once (default 1): fewer, larger queries serve more requests when Postgres is short of cores. */
   readConcurrency?: number;
+  /** True while the rules in force have a `lifecycle:` block (balances then show pending points and the next expiry); absent: never. */
+  lifecycle?: () => boolean;
 }
 
 const OPENAPI_BODY = JSON.stringify(openapi);
@@ -86,6 +89,30 @@ function jsonContentType(req: Request): Response | undefined {
 
 type Query = { ok: true; limit: number; before: number | null } | { ok: false; res: Response };
 
+const badLimit = (): { ok: false; res: Response } => ({
+  ok: false,
+  res: errorJson(400, 'bad_limit', `limit must be one whole number from 1 to ${HISTORY_MAX_LIMIT}`),
+});
+
+/** `limit` (as history's) and `after` (a cursor given by next_after) of GET /points/{user_id}/lots. */
+function lotsQuery(
+  raw: string,
+): { ok: true; limit: number; after: { expiry: number; available: number } | null } | { ok: false; res: Response } {
+  const q = new URLSearchParams(raw);
+  const limitText = q.getAll('limit');
+  const afterText = q.getAll('after');
+  let limit = HISTORY_DEFAULT_LIMIT;
+  if (limitText.length > 0) {
+    limit = /^[0-9]{1,4}$/.test(limitText[0]!) && limitText.length === 1 ? Number(limitText[0]) : NaN;
+    if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT)) return badLimit();
+  }
+  if (afterText.length === 0) return { ok: true, limit, after: null };
+  const after = afterText.length === 1 ? parseLotCursor(afterText[0]!) : null;
+  if (after === null)
+    return { ok: false, res: errorJson(400, 'bad_after', 'after must be one cursor, as given by next_after') };
+  return { ok: true, limit, after };
+}
+
 function historyQuery(raw: string): Query {
   const q = new URLSearchParams(raw);
   const limitText = q.getAll('limit');
@@ -93,11 +120,7 @@ function historyQuery(raw: string): Query {
   let limit = HISTORY_DEFAULT_LIMIT;
   if (limitText.length > 0) {
     limit = /^[0-9]{1,4}$/.test(limitText[0]!) && limitText.length === 1 ? Number(limitText[0]) : NaN;
-    if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT))
-      return {
-        ok: false,
-        res: errorJson(400, 'bad_limit', `limit must be one whole number from 1 to ${HISTORY_MAX_LIMIT}`),
-      };
+    if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT)) return badLimit();
   }
   let before: number | null = null;
   if (beforeText.length > 0) {
@@ -121,7 +144,7 @@ function historyQuery(raw: string): Query {
  */
 export function engineRoutes(d: RouteDeps): Route[] {
   const authorize = bearerCheck(d.apiToken);
-  const balances = new BalanceReader(d.pool, d.readConcurrency ?? 1);
+  const balances = new BalanceReader(d.pool, d.readConcurrency ?? 1, 256, d.lifecycle);
   return [
     {
       method: 'get',
@@ -138,9 +161,12 @@ export function engineRoutes(d: RouteDeps): Route[] {
         }
         if (!row) return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
         const lifetimeEarned = row.lifetimeEarned;
+        const lc = row.lifecycle;
         return json(200, {
           user_id: userId,
-          points: row.points,
+          // With lots: spendable at the partition's clock (the balance less what is still pending).
+          points: lc === undefined ? row.points : row.points - lc.pendingPoints,
+          ...(lc !== undefined && { pending_points: lc.pendingPoints, next_expiry: lc.nextExpiry }),
           lifetime_earned: lifetimeEarned,
           tier: d.tierOf ? d.tierOf(lifetimeEarned) : null,
           updated_at: row.updatedAt,
@@ -167,6 +193,28 @@ export function engineRoutes(d: RouteDeps): Route[] {
         }
         if (page.items === null) return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
         return json(200, { user_id: userId, items: page.items, next_before: page.next });
+      },
+    },
+    {
+      method: 'get',
+      pattern: '/points/:user_id/lots',
+      name: '/points/{user_id}/lots',
+      handler: async (req) => {
+        const denied = authorize(req);
+        if (denied) return denied;
+        const userId = userIdParam(req);
+        if (userId === null) return errorJson(400, 'bad_user_id', USER_ID_RULE);
+        const q = lotsQuery(req.query);
+        if (!q.ok) return q.res;
+        let page;
+        try {
+          page = await readLotsPage(d.pool, userId, q.limit, q.after);
+          if (page.items.length === 0 && q.after === null && (await balances.read(userId)) === undefined)
+            return errorJson(404, 'unknown_user', `no events seen for user ${userId}`);
+        } catch (e) {
+          return databaseUnavailable(e);
+        }
+        return json(200, { user_id: userId, items: page.items, next_after: page.next });
       },
     },
     {

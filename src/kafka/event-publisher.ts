@@ -1,6 +1,7 @@
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import type { Logger } from 'pino';
 import { CODES, KafkaJS } from './library.js';
+import { TICK_HEADER, TICK_HEADER_VALUE } from './clock-tick.js';
 import type { EventSink } from '../http/routes.js';
 import { errorText } from '../errors.js';
 
@@ -13,6 +14,8 @@ export interface EventPublisherOptions {
 }
 
 export interface EventPublisher extends EventSink {
+  /** Writes a clock tick (src/kafka/clock-tick.ts) into one partition: no key, marked by its header. */
+  publishTick: (partition: number, value: Buffer) => Promise<void>;
   /** Waits for unacknowledged messages (up to 5 s), then disconnects. */
   close: () => Promise<void>;
 }
@@ -59,27 +62,35 @@ export async function connectEventPublisher(o: EventPublisherOptions): Promise<E
       .finally(() => (replacing = null));
   };
 
+  const send = async (message: {
+    key?: string;
+    value: Buffer;
+    partition?: number;
+    headers?: Record<string, string>;
+  }): Promise<void> => {
+    if (closed) throw new Error('the event producer is closed');
+    if (replacing) throw new Error('the event producer is reconnecting');
+    const p = producer;
+    // librdkafka enforces message.timeout.ms loosely (measured: 8-12 s for 5 s with the broker gone): the
+    // answer is bounded here. The message may still be delivered later; the client's retry with the same
+    // event_id is then recorded as a duplicate.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not acknowledged within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([p.send({ topic: o.topic, messages: [message] }), late]);
+    } catch (e) {
+      if ((e as { code?: number }).code === CODES.ERRORS.ERR__FATAL) replace(p);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   return {
-    publish: async (key, value) => {
-      if (closed) throw new Error('the event producer is closed');
-      if (replacing) throw new Error('the event producer is reconnecting');
-      const p = producer;
-      // librdkafka enforces message.timeout.ms loosely (measured: 8-12 s for 5 s with the broker gone): the
-      // answer is bounded here. The message may still be delivered later; the client's retry with the same
-      // event_id is then recorded as a duplicate.
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not acknowledged within ${timeoutMs} ms`)), timeoutMs);
-      });
-      try {
-        await Promise.race([p.send({ topic: o.topic, messages: [{ key, value }] }), late]);
-      } catch (e) {
-        if ((e as { code?: number }).code === CODES.ERRORS.ERR__FATAL) replace(p);
-        throw e;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    publish: (key, value) => send({ key, value }),
+    publishTick: (partition, value) => send({ partition, value, headers: { [TICK_HEADER]: TICK_HEADER_VALUE } }),
     close: async () => {
       closed = true;
       await replacing;

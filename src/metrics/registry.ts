@@ -8,6 +8,8 @@ import client from 'prom-client';
 export function createMetrics(): EngineMetrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
+  // Each partition's lifecycle clock (ms), as its actor last reported it: the lag is taken at scrape time.
+  const partitionClocks = new Map<string, number>();
   const m = {
     registry,
     consumerLag: new client.Gauge({
@@ -91,6 +93,34 @@ export function createMetrics(): EngineMetrics {
       help: 'Rules files rejected on reload (the rules in force stayed)',
       registers: [registry],
     }),
+    pointsExpired: new client.Counter({
+      name: 'loyalty_points_expired_total',
+      help: "Points expired (the ledger's expire rows), committed; lifecycle block only",
+      registers: [registry],
+    }),
+    pointsReleased: new client.Counter({
+      name: 'loyalty_points_released_total',
+      help: 'Pending points that became spendable as a partition clock passed midnight, counted at the commit that moved it; lifecycle block only',
+      registers: [registry],
+    }),
+    openLots: new client.Gauge({
+      name: 'loyalty_open_lots',
+      help: 'Lots holding points, per partition this engine owns; lifecycle block only',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
+    partitionClocks,
+    clockLag: new client.Gauge({
+      name: 'loyalty_partition_clock_lag_seconds',
+      help: 'Wall time minus the partition clock (the largest event time applied), per partition this engine owns; lifecycle block only',
+      labelNames: ['partition'],
+      registers: [registry],
+      collect() {
+        const now = Date.now();
+        this.reset();
+        for (const [partition, clock] of partitionClocks) this.set({ partition }, (now - clock) / 1000);
+      },
+    }),
   };
   return m;
 }
@@ -111,4 +141,9 @@ export type EngineMetrics = {
   httpDuration: client.Histogram<'route' | 'status'>;
   rulesInfo: client.Gauge<'version'>;
   rulesReloadFailures: client.Counter;
+  pointsExpired: client.Counter;
+  pointsReleased: client.Counter;
+  openLots: client.Gauge<'partition'>;
+  partitionClocks: Map<string, number>;
+  clockLag: client.Gauge<'partition'>;
 };

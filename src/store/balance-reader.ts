@@ -7,6 +7,16 @@ export interface StoredBalance {
   updatedAt: string;
   lastPartition: number;
   lastOffset: number;
+  /** Only when read under a `lifecycle:` block. */
+  lifecycle?: StoredLifecycle;
+}
+
+/** A user's lots summed at its partition's clock (config/rules.schema.md, "Points lifecycle"). */
+export interface StoredLifecycle {
+  /** Points of lots not yet available at the clock; `points` less these is what the user may spend. */
+  pendingPoints: number;
+  /** The earliest expiry of a lot and the points expiring then; null when no lot will expire. */
+  nextExpiry: { points: number; at: string } | null;
 }
 
 interface Waiter {
@@ -14,8 +24,26 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
-/** user_id, points, lifetime_earned, updated_at (ISO 8601 text), last_partition, last_offset. */
-type BalanceRow = [string, string, string, string, number, string];
+/** user_id, points, lifetime_earned, updated_at (ISO 8601 text), last_partition, last_offset; with lots: pending, next expiry (ISO text), its points. */
+type BalanceRow = [string, string, string, string, number, string, string?, (string | null)?, (string | null)?];
+
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+const BALANCES_SQL = `SELECT user_id, points, lifetime_earned, to_char(updated_at AT TIME ZONE 'UTC', ${ISO}), last_partition, last_offset
+               FROM balances WHERE user_id = ANY($1::text[])`;
+// Lots are judged at the clock of the user's partition (a database serves one events topic, so the
+// partition number names it). Lots expired at the stored clock are gone: each commit that stores a clock expires them.
+const LIFECYCLE_SQL = `SELECT b.user_id, b.points, b.lifetime_earned, to_char(b.updated_at AT TIME ZONE 'UTC', ${ISO}), b.last_partition, b.last_offset,
+                 COALESCE(l.pending, 0), to_char(l.next_at AT TIME ZONE 'UTC', ${ISO}),
+                 (SELECT sum(remaining) FROM point_lots n WHERE n.user_id = b.user_id AND n.expires_at = l.next_at)
+               FROM balances b
+               LEFT JOIN LATERAL (
+                 SELECT sum(p.remaining) FILTER (WHERE p.available_at > c.clock OR c.clock IS NULL) AS pending,
+                        min(p.expires_at) FILTER (WHERE isfinite(p.expires_at)) AS next_at
+                 FROM point_lots p,
+                      LATERAL (SELECT max(o.clock) AS clock FROM consumer_offsets o WHERE o.partition = b.last_partition) c
+                 WHERE p.user_id = b.user_id
+               ) l ON true
+               WHERE b.user_id = ANY($1::text[])`;
 
 /**
  * Reads balances for the API, coalescing concurrent requests: while `maxInFlight` queries are
@@ -33,6 +61,8 @@ export class BalanceReader {
     private readonly maxInFlight: number,
     /** Upper bound on ids per query; the rest wait for the next one. */
     private readonly maxBatch = 256,
+    /** True while the rules in force have a `lifecycle:` block: balances are then read with their lots. */
+    private readonly lifecycle: () => boolean = () => false,
   ) {}
 
   read(userId: string): Promise<StoredBalance | undefined> {
@@ -68,12 +98,12 @@ export class BalanceReader {
 
   private async query(batch: Map<string, Waiter[]>): Promise<void> {
     let rows: BalanceRow[];
+    const withLots = this.lifecycle();
     try {
       const r = await this.pool.query<BalanceRow>({
         // Named: parsed and planned once per connection. Arrays, not objects, per row.
-        name: 'balances_by_user_ids',
-        text: `SELECT user_id, points, lifetime_earned, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), last_partition, last_offset
-               FROM balances WHERE user_id = ANY($1::text[])`,
+        name: withLots ? 'balances_with_lots_by_user_ids' : 'balances_by_user_ids',
+        text: withLots ? LIFECYCLE_SQL : BALANCES_SQL,
         values: [[...batch.keys()]],
         rowMode: 'array',
       });
@@ -84,13 +114,21 @@ export class BalanceReader {
     }
     const found = new Map<string, StoredBalance>();
     for (const row of rows) {
-      found.set(row[0], {
+      const b: StoredBalance = {
         points: Number(row[1]),
         lifetimeEarned: Number(row[2]),
         updatedAt: row[3],
         lastPartition: row[4],
         lastOffset: Number(row[5]),
-      });
+      };
+      if (withLots) {
+        const at = row[7] ?? null;
+        b.lifecycle = {
+          pendingPoints: Number(row[6] ?? 0),
+          nextExpiry: at === null ? null : { points: Number(row[8] ?? 0), at },
+        };
+      }
+      found.set(row[0], b);
     }
     for (const [id, ws] of batch) {
       const b = found.get(id);

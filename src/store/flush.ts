@@ -3,7 +3,14 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { inTransaction } from './transaction.js';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ensureLedgerPartitions, forgetLedgerPartitions, isMissingPartition } from './ledger-partitions.js';
+import { ensureLedgerPartitions, forgetLedgerPartitions, isMissingPartition, utcDay } from './ledger-partitions.js';
+import {
+  expireUnheld,
+  expiringMoments,
+  releasedPoints,
+  writeLotChanges,
+  type LotChanges,
+} from '../lifecycle/lot-sql.js';
 
 /** What one partition actor hands to Postgres in one transaction. COPY payloads are pre-encoded text. */
 export interface FlushBatch {
@@ -24,9 +31,31 @@ export interface FlushBatch {
   deadLetters: string | Uint8Array;
   /** Refund totals of purchases refunded since the last flush (absolute values). */
   refunds: { userId: string; eventId: string; amountRefunded: number; pointsRefunded: number }[];
+  /** Only with a `lifecycle:` block: absent, the flush is exactly what it was without one. */
+  lifecycle?: LifecycleFlush;
 }
 
-export type FlushOutcome = { kind: 'committed' } | { kind: 'fenced'; storedOffset: number | null };
+/** The points lifecycle's part of a flush (config/rules.schema.md, "Points lifecycle"). */
+export interface LifecycleFlush {
+  /** The partition's clock (ms), stored with the offset. */
+  clock: number;
+  /** Lot rows of the users the actor holds; the actor has settled every one of them at the clock. */
+  lots: LotChanges;
+  /** Expire the lots of users the actor does not hold, at the clock (needed only when a midnight passed since the stored clock). */
+  expireUnheld: boolean;
+  /** rules_versions id for the expire rows written in SQL. */
+  rulesVersionId: number;
+  /** With expireUnheld and pending lots: the stored clock, to count the points that became spendable since (a metric). */
+  countReleasedSince: number | null;
+}
+
+export type FlushOutcome =
+  | {
+      kind: 'committed';
+      /** What the flush expired in SQL (users the actor does not hold); absent when it expired nothing there. */
+      expired?: { points: number; lots: number; released?: number };
+    }
+  | { kind: 'fenced'; storedOffset: number | null };
 
 export const LEDGER_COLUMNS =
   'event_time, kafka_offset, points, balance_after, partition, rules_version_id, event_type, status, user_id, event_id, amount, original_event_id, reason';
@@ -76,10 +105,27 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
     pool,
     async (client) => {
       // First, so the row lock serialises writers of this partition and a fenced writer does no work.
-      const fence = await client.query(
-        'UPDATE consumer_offsets SET next_offset = $4, owner = $5, updated_at = now() WHERE topic = $1 AND partition = $2 AND next_offset = $3',
-        [batch.topic, batch.partition, batch.expectedOffset, batch.newOffset, batch.owner],
-      );
+      const lc = batch.lifecycle;
+      const fence =
+        lc === undefined
+          ? await client.query(
+              'UPDATE consumer_offsets SET next_offset = $4, owner = $5, updated_at = now() WHERE topic = $1 AND partition = $2 AND next_offset = $3',
+              [batch.topic, batch.partition, batch.expectedOffset, batch.newOffset, batch.owner],
+            )
+          : await client.query(
+              `UPDATE consumer_offsets SET next_offset = $4, owner = $5, updated_at = now(),
+                 clock = COALESCE('epoch'::timestamptz + $6::bigint * interval '1 millisecond', clock)
+               WHERE topic = $1 AND partition = $2 AND next_offset = $3`,
+              // No event applied yet: the clock stays as stored.
+              [
+                batch.topic,
+                batch.partition,
+                batch.expectedOffset,
+                batch.newOffset,
+                batch.owner,
+                Number.isFinite(lc.clock) ? lc.clock : null,
+              ],
+            );
       if (fence.rowCount !== 1) {
         // Nothing was written: the (empty) transaction just reads who is ahead.
         const stored = await client.query<{ next_offset: string }>(
@@ -97,6 +143,16 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
         );
         await client.query(MERGE_SQL, [batch.partition]);
       }
+      let expired: { points: number; lots: number; released?: number } | undefined;
+      if (lc !== undefined) {
+        // The held users' rows first: afterwards the only lots expired at the clock are those of users not held.
+        await writeLotChanges(client, batch.partition, lc.lots);
+        if (lc.expireUnheld) {
+          expired = await expireUnheld(client, batch.partition, lc.clock, lc.rulesVersionId);
+          if (lc.countReleasedSince !== null)
+            expired.released = await releasedPoints(client, batch.partition, lc.countReleasedSince, lc.clock);
+        }
+      }
       await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`, batch.ledger);
       await copyIn(client, `COPY dead_letters (${DEAD_LETTER_COLUMNS}) FROM STDIN`, batch.deadLetters);
       if (batch.refunds.length > 0) {
@@ -113,13 +169,17 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
           ],
         );
       }
-      return { kind: 'committed' } as const;
+      return expired === undefined ? { kind: 'committed' as const } : { kind: 'committed' as const, expired };
     },
     {
       before: async (client) => {
         await ensureStagingTable(client);
         // Outside the transaction: a partition created here is visible to every engine at once, and its lock is not held through the flush.
         await ensureLedgerPartitions(client, batch.ledgerDays);
+        // The days of the expire rows written in SQL (expiry moments are midnights: one day each).
+        const lc = batch.lifecycle;
+        if (lc?.expireUnheld === true)
+          await ensureLedgerPartitions(client, (await expiringMoments(client, batch.partition, lc.clock)).map(utcDay));
       },
       onError: (e, client) => {
         withStaging.delete(client);

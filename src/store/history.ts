@@ -32,8 +32,12 @@ interface LedgerRow {
 // The ledger keeps a rules version's id; its text is in rules_versions.
 const COLUMNS = `event_id, event_type, points, balance_after, status, reason, event_time, partition, kafka_offset, v.version AS rules_version
   FROM point_transactions t JOIN rules_versions v ON v.id = t.rules_version_id`;
-const HISTORY_SQL = `SELECT ${COLUMNS} WHERE user_id = $1 ORDER BY partition, kafka_offset DESC LIMIT $2`;
-const HISTORY_BEFORE_SQL = `SELECT ${COLUMNS} WHERE user_id = $1 AND kafka_offset < $3 ORDER BY partition, kafka_offset DESC LIMIT $2`;
+// Under a lifecycle block one offset may hold several rows (an event's, then `expire` rows, docs/lifecycle.md):
+// within an offset they follow the index (event time ascending: the event, then what expired after it), and a
+// page never ends inside an offset (see readHistory).
+const HISTORY_SQL = `SELECT ${COLUMNS} WHERE user_id = $1 ORDER BY partition, kafka_offset DESC, event_time LIMIT $2`;
+const HISTORY_BEFORE_SQL = `SELECT ${COLUMNS} WHERE user_id = $1 AND kafka_offset < $3 ORDER BY partition, kafka_offset DESC, event_time LIMIT $2`;
+const OFFSET_SQL = `SELECT ${COLUMNS} WHERE user_id = $1 AND kafka_offset = $2 ORDER BY event_time`;
 
 /**
  * A page of a user's ledger, newest first, below offset `before` when given. `items` is null for a user
@@ -57,7 +61,19 @@ export async function readHistory(
   ) {
     return { items: null, next: null };
   }
-  const items = r.rows.slice(0, limit).map((x) => ({
+  let rows = r.rows.slice(0, limit);
+  let next: number | null = r.rows.length > limit ? Number(rows[rows.length - 1]!.kafka_offset) : null;
+  const cut = r.rows[limit];
+  if (cut !== undefined && cut.kafka_offset === rows[rows.length - 1]!.kafka_offset) {
+    // The page would end inside an offset, and `before` (an offset) would skip the rest of it: end the page
+    // before that offset instead, or, if it is the whole page, give all of that offset's rows.
+    const whole = rows.filter((x) => x.kafka_offset !== cut.kafka_offset);
+    if (whole.length > 0) {
+      rows = whole;
+      next = Number(whole[whole.length - 1]!.kafka_offset);
+    } else rows = (await pool.query<LedgerRow>(OFFSET_SQL, [userId, cut.kafka_offset])).rows;
+  }
+  const items = rows.map((x) => ({
     event_id: x.event_id,
     event_type: x.event_type,
     points: Number(x.points),
@@ -69,5 +85,5 @@ export async function readHistory(
     offset: Number(x.kafka_offset),
     rules_version: x.rules_version,
   }));
-  return { items, next: r.rows.length > limit ? items[items.length - 1]!.offset : null };
+  return { items, next };
 }

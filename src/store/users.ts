@@ -5,6 +5,8 @@ export interface StoredUser {
   lifetimeEarned: number;
   earnedDay: number;
   earnedToday: number;
+  /** Offset of the user's latest event: where expiry writes the user's `expire` rows. */
+  lastOffset: number;
 }
 
 /** Loads the users an actor has not cached yet, in one query. */
@@ -17,8 +19,9 @@ export async function loadUsers(pool: pg.Pool, userIds: string[]): Promise<Map<s
     lifetime_earned: string;
     earned_day: number;
     earned_today: string;
+    last_offset: string;
   }>(
-    'SELECT user_id, points, lifetime_earned, earned_day, earned_today FROM balances WHERE user_id = ANY($1::text[])',
+    'SELECT user_id, points, lifetime_earned, earned_day, earned_today, last_offset FROM balances WHERE user_id = ANY($1::text[])',
     [userIds],
   );
   for (const row of r.rows) {
@@ -27,6 +30,7 @@ export async function loadUsers(pool: pg.Pool, userIds: string[]): Promise<Map<s
       lifetimeEarned: Number(row.lifetime_earned),
       earnedDay: row.earned_day,
       earnedToday: Number(row.earned_today),
+      lastOffset: Number(row.last_offset),
     });
   }
   return out;

@@ -21,6 +21,8 @@ export interface GeneratorOptions {
 export interface SimulatedMessage {
   key: string | null;
   value: Buffer | null;
+  /** The partition to produce to; absent: the producer's partitioner (by key). */
+  partition?: number;
   /** True when the engine must dead-letter it. */
   bad: boolean;
   /** For valid events: what the reference replay needs. */

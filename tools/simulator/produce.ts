@@ -45,7 +45,14 @@ export async function produceMessages(
     batch = [];
     queued += b.length;
     const p = producer
-      .send({ topic, messages: b.map((m) => ({ key: m.key, value: m.value })) })
+      .send({
+        topic,
+        messages: b.map((m) => ({
+          key: m.key,
+          value: m.value,
+          ...(m.partition !== undefined && { partition: m.partition }),
+        })),
+      })
       .then(
         () => {
           progress.sent += b.length;

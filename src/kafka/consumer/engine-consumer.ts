@@ -15,6 +15,7 @@ import {
   type RebalanceHandler,
 } from './rdkafka-consumer.js';
 import { recordResult } from './result-metrics.js';
+import { isTickMessage } from '../clock-tick.js';
 import { RebalanceListener } from './rebalance-listener.js';
 
 export interface EngineConsumerSettings extends ConsumerSettings {
@@ -140,7 +141,8 @@ export class EngineConsumer {
         if (m.topic !== this.s.topic) continue;
         const h = this.handles.get(m.partition);
         const key = typeof m.key === 'string' ? Buffer.from(m.key) : (m.key ?? null);
-        if (h?.accept(m.offset, key, m.value, this.batchBytesHint)) touched.add(h);
+        if (h?.accept(m.offset, key, m.value, this.batchBytesHint, m.headers !== undefined && isTickMessage(m)))
+          touched.add(h);
       }
       for (const h of touched) {
         h.applyBackpressure();
@@ -191,7 +193,7 @@ export class EngineConsumer {
 
   private onResult(h: PartitionHandle, task: ActorTask, r: ActorResult): void {
     h.endTask();
-    this.record(r);
+    this.record(r, h.partition);
     if (!h.lifecycle.is('running')) return; // revoking: the closer waits for this task and takes over
     if (r.status !== 'ok') {
       if (r.status === 'fenced') this.metrics.flushConflicts.inc();
@@ -216,8 +218,8 @@ export class EngineConsumer {
     void this.reopen(h, 'error');
   }
 
-  private record(r: ActorResult): void {
-    const n = recordResult(this.metrics, r);
+  private record(r: ActorResult, partition?: number): void {
+    const n = recordResult(this.metrics, r, partition);
     // Dead letters reach Postgres with a flush: relay once one has happened since some were recorded.
     if (n.deadLetters > 0) this.deadLettersUnrelayed = true;
     if (n.flushed && this.deadLettersUnrelayed) {
@@ -347,6 +349,8 @@ export class EngineConsumer {
     h.close();
     this.handles.delete(h.partition);
     this.metrics.queueDepth.remove({ partition: String(h.partition) });
+    this.metrics.openLots.remove({ partition: String(h.partition) });
+    this.metrics.partitionClocks.delete(String(h.partition));
     this.metrics.consumerLag.remove({ topic: this.s.topic, partition: String(h.partition) });
   }
 

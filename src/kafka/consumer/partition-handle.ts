@@ -59,14 +59,21 @@ export class PartitionHandle {
   }
 
   /** Queues a fetched message; false when it is not wanted (not running, or below the position). */
-  accept(offset: number, key: Uint8Array | null, value: Uint8Array | null | undefined, bytesHint: number): boolean {
+  accept(
+    offset: number,
+    key: Uint8Array | null,
+    value: Uint8Array | null | undefined,
+    bytesHint: number,
+    tick = false,
+  ): boolean {
     if (!this.lifecycle.is('running') || offset < this.acceptFrom) return false;
     let b = this.queue[this.queue.length - 1];
     if (b === undefined || b.full) {
       b = new BatchBuilder(this.limits.maxBatchEvents, bytesHint);
       this.queue.push(b);
     }
-    b.push(offset, key, value);
+    if (tick) b.pushTick(offset, value);
+    else b.push(offset, key, value);
     this.acceptFrom = offset + 1;
     return true;
   }

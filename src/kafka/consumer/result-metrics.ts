@@ -2,7 +2,11 @@ import type { ActorResult } from '../../actors/protocol.js';
 import type { EngineMetrics } from '../../metrics/registry.js';
 
 /** Adds one actor result to the metrics; returns how many dead letters it carried and whether it flushed. */
-export function recordResult(metrics: EngineMetrics, r: ActorResult): { deadLetters: number; flushed: boolean } {
+export function recordResult(
+  metrics: EngineMetrics,
+  r: ActorResult,
+  partition?: number,
+): { deadLetters: number; flushed: boolean } {
   for (const [type, byOutcome] of Object.entries(r.events)) {
     for (const [outcome, n] of Object.entries(byOutcome)) metrics.events.inc({ type, outcome }, n);
   }
@@ -14,6 +18,16 @@ export function recordResult(metrics: EngineMetrics, r: ActorResult): { deadLett
   if (r.flush !== null) {
     metrics.flushDuration.observe(r.flush.seconds);
     metrics.flushBatch.observe(r.flush.events);
+  }
+  const lc = r.lifecycle;
+  if (lc !== undefined) {
+    metrics.pointsExpired.inc(lc.expiredPoints);
+    metrics.pointsReleased.inc(lc.releasedPoints);
+  }
+  // Gauges only for a partition still owned (a closing one's are removed).
+  if (lc !== undefined && partition !== undefined) {
+    metrics.openLots.set({ partition: String(partition) }, lc.openLots);
+    if (lc.clock !== null) metrics.partitionClocks.set(String(partition), lc.clock);
   }
   return { deadLetters, flushed: r.flush !== null };
 }

@@ -172,4 +172,27 @@ describe('parseTimestamp', () => {
       expect(parseTimestamp(text), text).toEqual(reference(text));
     }
   });
+
+  describe("an adjust's expires_at", () => {
+    const adjust = { ...ok, event_type: 'adjust', amount: 5, reason: 'goodwill', timestamp: '2026-11-28T10:00:00Z' };
+    it('is decoded when after the timestamp', () => {
+      const r = decodeEvent(enc({ ...adjust, expires_at: '2027-01-01T00:00:00+01:00' }), at, limits);
+      expect(r.ok && r.event.expiresAtMs).toBe(Date.UTC(2026, 11, 31, 23, 0, 0));
+    });
+    it('is optional, and ignored on other types', () => {
+      const r = decodeEvent(enc(adjust), at, limits);
+      expect(r.ok && r.event.expiresAtMs).toBeUndefined();
+      const p = decodeEvent(enc({ ...ok, expires_at: 'whenever' }), at, limits);
+      expect(p.ok && p.event.expiresAtMs).toBeUndefined();
+    });
+    it.each([
+      ['not a time', 'soon'],
+      ['a number', 1_800_000_000_000],
+      ['at the timestamp', '2026-11-28T10:00:00Z'],
+      ['before it', '2026-11-01T00:00:00Z'],
+    ])('is a dead letter when %s', (_name, expires) => {
+      const r = decodeEvent(enc({ ...adjust, expires_at: expires }), at, limits);
+      expect(r.ok ? 'ok' : r.reason).toBe('invalid_timestamp');
+    });
+  });
 });

@@ -1,0 +1,131 @@
+import { ExpiryRows } from '../lifecycle/expiry-rows.js';
+import { LotBook } from '../lifecycle/lot-book.js';
+import { LotChanges, type StoredLot } from '../lifecycle/lot-sql.js';
+import { ceilToMidnightUtc, NEVER } from '../lifecycle/lot-times.js';
+
+/** True when a midnight UTC lies in (from, to]: every lot's expiry (and every pending lot's available moment) is one. */
+export function crossesMidnight(from: number, to: number): boolean {
+  if (!(to > from)) return false;
+  if (from === -Infinity) return true;
+  return ceilToMidnightUtc(Math.floor(from) + 1) <= to;
+}
+
+/**
+ * A partition actor's points lifecycle state, used only under a `lifecycle:` block: the
+ * partition's clock and one LotBook per held user (by the UserTable's slot). The book
+ * arithmetic is src/lifecycle's; this keeps which user has which book, and when every held
+ * user must be settled (a midnight passed: all expiries are midnights).
+ */
+export class LotKeeper {
+  /** The partition's clock (ms): the largest event time applied; -Infinity before the first. */
+  clock = -Infinity;
+  /** The clock as Postgres stores it (last commit). */
+  committedClock = -Infinity;
+  /** Every held user is settled at this clock (the flush's scan); users loaded since are settled before their events. */
+  private settledClock = -Infinity;
+  /** False until the stored clock is read (after open, a reset, or the block being turned on). */
+  loaded = false;
+  private books: (LotBook | undefined)[] = [];
+  /** Open lots of the partition (held and not), kept from a count at load plus every change since. */
+  openLots = 0;
+  readonly rows = new ExpiryRows();
+  readonly late = new ExpiryRows();
+
+  /** After reading the stored clock and lot count. */
+  load(storedClock: number | null, openLots: number): void {
+    this.clock = this.committedClock = this.settledClock = storedClock ?? -Infinity;
+    this.openLots = openLots;
+    this.books = [];
+    this.loaded = true;
+  }
+
+  reset(): void {
+    this.books = [];
+    this.loaded = false;
+  }
+
+  /** Moves the clock for an event (or tick) at `ms`. */
+  advance(ms: number): void {
+    if (ms > this.clock) this.clock = ms;
+  }
+
+  /**
+   * A user just loaded from Postgres: its lots, and its debt (lots minus balance). More balance than
+   * lots means points from before the block was turned on: they become one lot, spendable and never
+   * expiring, written at the next flush.
+   */
+  adopt(slot: number, lots: StoredLot[] | undefined, balance: number): void {
+    if (lots === undefined && balance === 0) {
+      this.books[slot] = undefined;
+      return;
+    }
+    const b = new LotBook();
+    let sum = 0;
+    for (const l of lots ?? []) {
+      b.load(l.available, l.expiry, l.remaining);
+      sum += l.remaining;
+    }
+    if (sum >= balance) b.debt = sum - balance;
+    else b.credit(balance - sum, 0, NEVER, this.clock);
+    this.books[slot] = b;
+  }
+
+  bookOf(slot: number): LotBook {
+    let b = this.books[slot];
+    if (b === undefined) this.books[slot] = b = new LotBook();
+    return b;
+  }
+
+  /** The user's book when it has one (a user without one holds nothing). */
+  existing(slot: number): LotBook | undefined {
+    return this.books[slot];
+  }
+
+  forget(slot: number): void {
+    this.books[slot] = undefined;
+  }
+
+  /** Expires the user's lots expired at the clock into `rows` (reset first); returns the points. */
+  settle(slot: number): number {
+    this.rows.reset();
+    const b = this.books[slot];
+    return b === undefined ? 0 : b.settle(this.clock, this.rows);
+  }
+
+  /** True when the flush must settle every held user first (a midnight passed since the last scan). */
+  needsScan(): boolean {
+    return crossesMidnight(this.settledClock, this.clock);
+  }
+
+  /** Calls `visit` for every held user with a book; afterwards every held user is settled at the clock. */
+  scan(visit: (slot: number) => void): void {
+    for (let s = 0; s < this.books.length; s++) if (this.books[s] !== undefined) visit(s);
+    this.settledClock = this.clock;
+  }
+
+  /** True when the flush must expire the lots of users not held (a midnight passed since the stored clock). */
+  needsSqlExpiry(): boolean {
+    return crossesMidnight(this.committedClock, this.clock);
+  }
+
+  /** Adds a user's lot rows that differ from Postgres to `out`; returns lots opened minus lots closed. */
+  collect(slot: number, userId: string, out: LotChanges): number {
+    const b = this.books[slot];
+    if (b === undefined) return 0;
+    let opened = 0;
+    b.forEachChange((a, e, r, change) => {
+      out.add(userId, a, e, change === 'delete' ? 0 : r);
+      if (change === 'insert') opened++;
+      else if (change === 'delete') opened--;
+    });
+    return opened;
+  }
+
+  /** After the commit of collect's rows. */
+  committed(slot: number): void {
+    const b = this.books[slot];
+    if (b === undefined) return;
+    b.markWritten();
+    if (b.isEmpty()) this.books[slot] = undefined;
+  }
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { crossesMidnight, LotKeeper } from '../../../src/actors/lot-keeper.js';
+import { LotChanges } from '../../../src/lifecycle/lot-sql.js';
+import { NEVER } from '../../../src/lifecycle/lot-times.js';
+
+const DAY = 86_400_000;
+const D = (n: number): number => Date.UTC(2026, 0, 1) + n * DAY;
+
+describe('crossesMidnight', () => {
+  it('is true exactly when a midnight UTC lies in (from, to]', () => {
+    expect(crossesMidnight(D(0) + 1, D(1) - 1)).toBe(false);
+    expect(crossesMidnight(D(0) + 1, D(1))).toBe(true);
+    expect(crossesMidnight(D(0), D(1) - 1)).toBe(false); // from is the midnight itself: already passed
+    expect(crossesMidnight(D(0), D(0))).toBe(false);
+    expect(crossesMidnight(-Infinity, D(0) + 5)).toBe(true);
+    expect(crossesMidnight(-Infinity, -Infinity)).toBe(false);
+    expect(crossesMidnight(D(3), D(1))).toBe(false);
+  });
+});
+
+describe('LotKeeper', () => {
+  it('loads a user with its lots, its debt (lots less balance) and, for older points, a never-expiring lot', () => {
+    const k = new LotKeeper();
+    k.load(D(10), 3);
+    k.adopt(0, [{ available: D(1), expiry: D(400), remaining: 30 }], 30);
+    expect([k.bookOf(0).debt, k.bookOf(0).spendableAt(k.clock)]).toEqual([0, 30]);
+    k.adopt(1, [{ available: D(1), expiry: D(400), remaining: 30 }], 50); // 20 points from before the block
+    expect(k.bookOf(1).spendableAt(k.clock)).toBe(50);
+    const c = new LotChanges();
+    expect(k.collect(1, 'u1', c)).toBe(1);
+    expect([c.users, c.available, c.expiry, c.remaining]).toEqual([['u1'], [0], [null], [20]]);
+    k.adopt(2, undefined, 0);
+    expect(k.existing(2)).toBeUndefined();
+    k.adopt(3, undefined, -7); // clawback debt, no lots
+    expect(k.bookOf(3).debt).toBe(7);
+    expect(k.bookOf(3).spendableAt(k.clock)).toBe(-7);
+  });
+
+  it('asks for a scan and an SQL expiry only once a midnight passed, and settles into rows', () => {
+    const k = new LotKeeper();
+    k.load(D(10) + 5, 0);
+    k.adopt(0, [{ available: D(1), expiry: D(11), remaining: 9 }], 9);
+    k.advance(D(10) + 100);
+    expect([k.needsScan(), k.needsSqlExpiry()]).toEqual([false, false]);
+    k.advance(D(11));
+    expect([k.needsScan(), k.needsSqlExpiry()]).toEqual([true, true]);
+    const settled: number[] = [];
+    k.scan((s) => settled.push(k.settle(s)));
+    expect(settled).toEqual([9]);
+    expect([k.rows.length, k.rows.at(0), k.rows.points(0)]).toEqual([1, D(11), 9]);
+    expect(k.needsScan()).toBe(false);
+    expect(k.needsSqlExpiry()).toBe(true); // until a commit stores the clock
+    const c = new LotChanges();
+    expect(k.collect(0, 'u0', c)).toBe(-1);
+    expect(c.remaining).toEqual([0]);
+    k.committed(0);
+    expect(k.existing(0)).toBeUndefined(); // nothing left: the book is dropped
+    k.committedClock = k.clock;
+    expect(k.needsSqlExpiry()).toBe(false);
+    expect(NEVER).toBe(Infinity);
+  });
+});

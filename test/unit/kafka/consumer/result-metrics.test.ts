@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { recordResult } from '../../../../src/kafka/consumer/result-metrics.js';
+import { createMetrics } from '../../../../src/metrics/registry.js';
+import type { ActorResult } from '../../../../src/actors/protocol.js';
+
+const result = (o: Partial<ActorResult> = {}): ActorResult => ({
+  status: 'ok',
+  nextOffset: 0,
+  committedOffset: 0,
+  pending: 0,
+  events: {},
+  deadLetters: {},
+  flush: null,
+  ...o,
+});
+
+describe('recordResult: the lifecycle metrics', () => {
+  it('counts expired and released points, and keeps open lots and clock lag per partition', async () => {
+    const m = createMetrics();
+    const clock = Date.now() - 90_000;
+    recordResult(m, result({ lifecycle: { clock, openLots: 12, expiredPoints: 30, releasedPoints: 7 } }), 3);
+    recordResult(m, result({ lifecycle: { clock: null, openLots: 0, expiredPoints: 5, releasedPoints: 0 } })); // a closing partition
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^loyalty_points_expired_total 35$/m);
+    expect(text).toMatch(/^loyalty_points_released_total 7$/m);
+    expect(text).toMatch(/^loyalty_open_lots\{partition="3"\} 12$/m);
+    const lag = /^loyalty_partition_clock_lag_seconds\{partition="3"\} ([0-9.]+)$/m.exec(text);
+    expect(Number(lag?.[1])).toBeGreaterThanOrEqual(90);
+    expect(Number(lag?.[1])).toBeLessThan(100);
+  });
+
+  it('exposes none of them without a lifecycle block', async () => {
+    const m = createMetrics();
+    recordResult(m, result(), 1);
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^loyalty_points_expired_total 0$/m);
+    expect(text).not.toMatch(/loyalty_open_lots\{/);
+    expect(text).not.toMatch(/loyalty_partition_clock_lag_seconds\{/);
+  });
+});
