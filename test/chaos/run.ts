@@ -15,6 +15,8 @@ import { engineRoot, launchEngine, setEngineRoot } from './netns/engine-launch.j
 import { compareBalances, ledgerCounts, waitForDrain } from '../integration/support/scenario.js';
 import { freshDatabase, freshTopic, waitFor } from '../integration/support/stack.js';
 import { hostileMessages } from './hostile-messages.js';
+import { flushInProgress } from './flush-probe.js';
+import { sigkillLifecycle } from './sigkill-lifecycle.js';
 import { table } from '../../bench/support.js';
 import { networkScenarios } from './netns/scenarios.js';
 import { soakScenarios } from './soak/run-soak.js';
@@ -144,21 +146,6 @@ async function progressBy(h: Harness, n: number): Promise<void> {
 
 let killsDuringFlush = 0;
 
-/** Waits (briefly) until one of the engine's connections is inside a flush transaction; true if seen. */
-async function flushInProgress(h: Harness): Promise<boolean> {
-  const name = new URL(h.db.url).pathname.slice(1);
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const r = await h.db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'loyalty-engine'
-       AND (state = 'idle in transaction' OR (state = 'active' AND query ~* '^(COPY|UPDATE consumer_offsets|\\s*INSERT INTO balances|INSERT INTO purchase_refunds)'))`,
-      [name],
-    );
-    if ((r.rows[0]?.n ?? 0) > 0) return true;
-  }
-  return false;
-}
-
 /** Makes the test's database refuse writes for a while, then accept them again. */
 async function readOnlyFor(h: Harness, ms: number): Promise<void> {
   const name = new URL(h.db.url).pathname.slice(1);
@@ -219,12 +206,16 @@ async function main(): Promise<void> {
           for (let k = 0; k < 2; k++) {
             const e = await h.start();
             await progressBy(h, 500 + Math.floor(h.random() * 3000));
-            if (k === 1 && (await flushInProgress(h))) inFlush++;
+            if (k === 1 && (await flushInProgress(h.db.pool, h.db.url))) inFlush++;
             await e.stop('SIGKILL');
           }
           killsDuringFlush += inFlush;
           return `${killsDuringFlush} kills inside a flush transaction so far`;
         }),
+    ],
+    [
+      'sigkill-lifecycle',
+      () => sigkillLifecycle({ trials: long ? 3 : 1, events: 30_000, brokers: brokerAddressFromEnv() }),
     ],
     [
       'pg-backends',

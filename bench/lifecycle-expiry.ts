@@ -1,0 +1,455 @@
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
+import { KafkaJS } from '../src/kafka/library.js';
+import { expireUnheld, expiringMoments } from '../src/lifecycle/lot-sql.js';
+import { DAY_MS } from '../src/store/ledger-partitions.js';
+import { migrate } from '../src/store/migrations.js';
+import { sessionOptions } from '../src/store/session-options.js';
+import { applyStackEnv } from '../tools/stack/env-file.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
+import { stackUp } from '../tools/stack/stack.js';
+import { lifecycleRuleYaml } from './engine-drain.js';
+import { buildEngine, startEngineChild, table } from './support.js';
+
+/*
+ * Issue #14: "Expiry of a million lots at one clock step does not stall a partition for more than a
+ * flush interval". One partition (0 of 12) holds `--lots` users, each with one lot expiring at the same
+ * midnight M (and every tenth user a second lot expiring 65 days later), filled in SQL as the engine
+ * would have left them: balances equal to the lots (no debt), the partition's stored clock 10 minutes
+ * before M, no ledger rows for the purchases (they are a year old: retention dropped them). The engine
+ * starts with a lifecycle block and CLOCK_TICK_MS=0 (event time alone moves the clock); a trickle of
+ * purchases (other users) goes into partition 0 before and after one event at M + 1 s, the step.
+ * Since the engine holds none of the filled users, the step's flush expires them all in SQL
+ * (expireUnheld, src/lifecycle/lot-sql.ts). Measured: from producing the step to its offset's commit,
+ * the longest time partition 0 went without a commit, trickle latency before and after, and the flush
+ * histogram; then every lot, balance and expire row is checked, and the expiry statement is run under
+ * EXPLAIN ANALYZE on a second, identical fill.
+ *   npx tsx bench/lifecycle-expiry.ts [--lots 1000000] [--rate 20] [--max-wait 300] [--no-explain] [--keep]
+ */
+
+const PARTITION = 0;
+const PARTITIONS = 12;
+
+const { values } = parseArgs({
+  options: {
+    lots: { type: 'string' },
+    rate: { type: 'string' },
+    'max-wait': { type: 'string' },
+    'no-explain': { type: 'boolean' },
+    keep: { type: 'boolean' },
+  },
+});
+const LOTS = Number(values.lots ?? 1_000_000);
+const RATE = Number(values.rate ?? 20);
+const MAX_WAIT_S = Number(values['max-wait'] ?? 300);
+const log = (l: string): void => void process.stderr.write(`[expiry] ${l}\n`);
+const secs = (ms: number): string => (ms / 1000).toFixed(3);
+
+/** The midnight the lots expire at: the start of today (UTC); event times around it lie within retention. */
+const M = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+const CLOCK_BEFORE = M - 10 * 60_000;
+
+/** The state the engine would have left: lots, equal balances, the partition's clock just before M. */
+async function fill(adminUrl: string, dbName: string, topic: string): Promise<number> {
+  const started = performance.now();
+  await ensureDatabase(adminUrl, dbName);
+  const pool = new pg.Pool({ connectionString: withDatabase(adminUrl, dbName), max: 2 });
+  try {
+    await migrate(pool);
+    const m = new Date(M).toISOString();
+    // lot i: (i*7)%500+1 points, bought at M - 365d (available M - 351d, expires M); every tenth user also 50 points
+    // bought at M - 300d (available M - 286d, expires M + 65d), which must survive the step.
+    await pool.query(
+      `INSERT INTO balances (user_id, points, lifetime_earned, last_partition, last_offset)
+       SELECT 'exp-' || i, v, v, $2, 0
+       FROM generate_series(0, $1::int - 1) AS i, LATERAL (SELECT (i * 7) % 500 + 1 + CASE WHEN i % 10 = 0 THEN 50 ELSE 0 END AS v) x`,
+      [LOTS, PARTITION],
+    );
+    await pool.query(
+      `INSERT INTO point_lots (user_id, available_at, expires_at, remaining, partition)
+       SELECT 'exp-' || i, $2::timestamptz - interval '351 days', $2::timestamptz, (i * 7) % 500 + 1, $3
+       FROM generate_series(0, $1::int - 1) AS i`,
+      [LOTS, m, PARTITION],
+    );
+    await pool.query(
+      `INSERT INTO point_lots (user_id, available_at, expires_at, remaining, partition)
+       SELECT 'exp-' || i, $2::timestamptz - interval '286 days', $2::timestamptz + interval '65 days', 50, $3
+       FROM generate_series(0, $1::int - 1, 10) AS i`,
+      [LOTS, m, PARTITION],
+    );
+    await pool.query(
+      `INSERT INTO consumer_offsets (topic, partition, next_offset, clock) VALUES ($1, $2, 0, $3::timestamptz)`,
+      [topic, PARTITION, new Date(CLOCK_BEFORE).toISOString()],
+    );
+    // A table the engine has lived with: vacuumed (hint bits, visibility map) and analysed.
+    await pool.query('VACUUM (ANALYZE) balances, point_lots');
+    await pool.query('CHECKPOINT').catch(() => undefined);
+  } finally {
+    await pool.end();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface FlushHistogram {
+  count: number;
+  sum: number;
+  /** le -> cumulative count */
+  buckets: Map<string, number>;
+  expired: number;
+}
+
+async function scrape(port: number): Promise<FlushHistogram> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const h: FlushHistogram = { count: 0, sum: 0, buckets: new Map(), expired: 0 };
+  for (const line of text.split('\n')) {
+    let m = /^loyalty_flush_duration_seconds_bucket\{le="([^"]+)"\} (\S+)/.exec(line);
+    if (m) h.buckets.set(m[1]!, Number(m[2]));
+    m = /^loyalty_flush_duration_seconds_sum (\S+)/.exec(line);
+    if (m) h.sum = Number(m[1]);
+    m = /^loyalty_flush_duration_seconds_count (\S+)/.exec(line);
+    if (m) h.count = Number(m[1]);
+    m = /^loyalty_points_expired_total (\S+)/.exec(line);
+    if (m) h.expired = Number(m[1]);
+  }
+  return h;
+}
+
+const quantile = (xs: number[], q: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+
+async function main(): Promise<void> {
+  applyStackEnv();
+  const ends = await stackUp((l) => log(`[stack] ${l}`));
+  buildEngine();
+  const tag = Date.now().toString(36);
+  const dbName = `bench_expiry_${tag}`;
+  const topic = `bench_expiry_${tag}`;
+  await ensureTopics(ends.kafkaBrokers, [
+    { topic, partitions: PARTITIONS },
+    { topic: `${topic}.dlq`, partitions: PARTITIONS },
+  ]);
+  log(`filling ${LOTS} lots expiring at ${new Date(M).toISOString()} into partition ${PARTITION} of ${dbName}`);
+  const fillSeconds = await fill(ends.databaseUrl, dbName, topic);
+  log(`filled in ${fillSeconds.toFixed(1)} s`);
+  const dbUrl = withDatabase(ends.databaseUrl, dbName);
+  const db = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  const expected = (
+    await db.query<{ lots: string; pts: string; extra: string }>(
+      `SELECT count(*) FILTER (WHERE expires_at <= $1) AS lots, coalesce(sum(remaining) FILTER (WHERE expires_at <= $1), 0) AS pts,
+              count(*) FILTER (WHERE expires_at > $1) AS extra
+       FROM point_lots WHERE partition = $2`,
+      [new Date(M).toISOString(), PARTITION],
+    )
+  ).rows[0]!;
+  const expiringLots = Number(expected.lots);
+  const expiringPoints = Number(expected.pts);
+
+  const rulesFile = path.join(os.tmpdir(), `lifecycle-expiry-${tag}.yaml`);
+  writeFileSync(rulesFile, lifecycleRuleYaml());
+  const port = await freePort();
+  const flushMaxAgeMs = 100; // the engine's default FLUSH_MAX_AGE_MS (src/config/env.ts), set explicitly
+  const engine = startEngineChild({
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: `${dbName}_g`,
+    DATABASE_URL: dbUrl,
+    KAFKA_BROKERS: ends.kafkaBrokers,
+    RULES_FILE: rulesFile,
+    CLOCK_TICK_MS: '0',
+    FLUSH_MAX_AGE_MS: String(flushMaxAgeMs),
+    HTTP_PORT: String(port),
+  });
+
+  // Commits of partition 0, polled every 20 ms on a connection of their own.
+  const poller = new pg.Client({ connectionString: dbUrl });
+  await poller.connect();
+  const sentAt: number[] = [];
+  const committedAt: number[] = [];
+  const commits: { t: number; next: number }[] = [];
+  let stored = 0;
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      const r = await poller.query<{ n: string }>(
+        'SELECT next_offset AS n FROM consumer_offsets WHERE topic = $1 AND partition = $2',
+        [topic, PARTITION],
+      );
+      const t = performance.now();
+      const next = Number(r.rows[0]?.n ?? 0);
+      if (next > stored) {
+        commits.push({ t, next });
+        for (let o = stored; o < next; o++) committedAt[o] = t;
+        stored = next;
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  })();
+
+  const producer = new KafkaJS.Kafka({
+    kafkaJS: { brokers: ends.kafkaBrokers.split(','), logLevel: KafkaJS.logLevel.ERROR },
+  }).producer({ 'linger.ms': 0, kafkaJS: { idempotent: true, acks: -1 } });
+  await producer.connect();
+  // One message per awaited send into a fresh partition: the n-th message sent has offset n.
+  const send = async (user: string, ms: number): Promise<number> => {
+    const offset = sentAt.length;
+    sentAt.push(performance.now());
+    const body = {
+      user_id: user,
+      event_type: 'purchase',
+      amount: 10,
+      timestamp: new Date(ms).toISOString(),
+      event_id: `e-${offset}`,
+    };
+    await producer.send({ topic, messages: [{ key: user, value: JSON.stringify(body), partition: PARTITION }] });
+    return offset;
+  };
+  const gapMs = 1000 / RATE;
+  let k = 0;
+  const trickle = async (baseMs: number): Promise<void> => {
+    await send(`trickle-${k % 100}`, baseMs + k * 10);
+    k++;
+    await new Promise((res) => setTimeout(res, gapMs));
+  };
+
+  let stepOffset = -1;
+  let before: FlushHistogram | undefined;
+  let after: FlushHistogram | undefined;
+  let stepCommitted = false;
+  try {
+    // Before the step: the engine starts, opens partition 0 (clock M - 10 min) and commits the trickle.
+    const warmStart = performance.now();
+    while (stored < 1 || performance.now() - (committedAt[0] ?? Infinity) < 5000) {
+      if (engine.proc.exitCode !== null) throw new Error(`engine exited with ${engine.proc.exitCode}`);
+      if (performance.now() - warmStart > 120_000) throw new Error('the engine committed nothing within 120 s');
+      await trickle(M - 5 * 60_000);
+    }
+    while (stored < sentAt.length) await new Promise((res) => setTimeout(res, 20));
+    const preCount = sentAt.length;
+    before = await scrape(port);
+    log(`warm: ${preCount} events committed; producing the step (event time M + 1 s)`);
+    stepOffset = await send('step-user', M + 1000);
+    const waitStart = performance.now();
+    // After it: the trickle goes on until the step has committed and 5 s more (or --max-wait passed).
+    let doneAt = Infinity;
+    while (performance.now() < doneAt) {
+      if (engine.proc.exitCode !== null) throw new Error(`engine exited with ${engine.proc.exitCode}`);
+      await trickle(M + 2000);
+      if (!stepCommitted && stored > stepOffset) {
+        stepCommitted = true;
+        doneAt = performance.now() + 5000;
+        log(`step committed ${secs(committedAt[stepOffset]! - sentAt[stepOffset]!)} s after it was produced`);
+      }
+      if (!stepCommitted && performance.now() - waitStart > MAX_WAIT_S * 1000) {
+        log(`the step did not commit within ${MAX_WAIT_S} s`);
+        break;
+      }
+    }
+    const lastSent = sentAt.length;
+    const drainStart = performance.now();
+    while (stepCommitted && stored < lastSent && performance.now() - drainStart < 60_000)
+      await new Promise((res) => setTimeout(res, 20));
+    after = await scrape(port);
+  } finally {
+    await producer.disconnect();
+    engine.proc.kill('SIGTERM');
+    await engine.exited;
+    polling = false;
+    await poll;
+    await poller.end();
+  }
+
+  const hw = (await highWatermarks(ends.kafkaBrokers, topic)).get(PARTITION) ?? 0;
+  if (hw !== sentAt.length) throw new Error(`partition ${PARTITION} holds ${hw} messages, ${sentAt.length} were sent`);
+
+  // Figures.
+  const latency = (o: number): number => (committedAt[o] ?? NaN) - sentAt[o]!;
+  const pre = Array.from({ length: stepOffset }, (_, o) => latency(o)).slice(Math.floor(stepOffset / 2));
+  const post = Array.from({ length: sentAt.length - stepOffset - 1 }, (_, i) => latency(stepOffset + 1 + i)).filter(
+    (x) => !Number.isNaN(x),
+  );
+  const stepSent = sentAt[stepOffset]!;
+  // The longest time without a commit while the step was pending or after it.
+  let longestGap = 0;
+  let prevT = commits.filter((c) => c.t <= stepSent).at(-1)?.t ?? stepSent;
+  for (const c of commits.filter((x) => x.t > stepSent)) {
+    longestGap = Math.max(longestGap, c.t - Math.max(prevT, stepSent));
+    prevT = c.t;
+  }
+  if (!stepCommitted) longestGap = Math.max(longestGap, performance.now() - Math.max(prevT, stepSent));
+  const flushes = before && after ? after.count - before.count : NaN;
+  const flushSum = before && after ? after.sum - before.sum : NaN;
+  const over = (le: string): number =>
+    before && after ? flushes - ((after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0)) : NaN;
+  const stepToCommit = stepCommitted ? latency(stepOffset) : NaN;
+
+  // Correctness (engine stopped).
+  const mIso = new Date(M).toISOString();
+  const q = async (sql: string, params: unknown[] = []): Promise<number> =>
+    Number(Object.values((await db.query(sql, params)).rows[0] as Record<string, unknown>)[0] ?? 0);
+  const checks: Record<string, string | number>[] = [];
+  const check = (name: string, got: number, want: number): void => {
+    checks.push({ check: name, got, expected: want, ok: got === want ? 'yes' : 'NO' });
+  };
+  check(
+    'lots expired at M left in point_lots',
+    await q('SELECT count(*) FROM point_lots WHERE partition = $1 AND expires_at <= $2', [PARTITION, mIso]),
+    0,
+  );
+  check(
+    'later lots of the filled users kept',
+    await q(`SELECT count(*) FROM point_lots WHERE user_id LIKE 'exp-%' AND expires_at > $1`, [mIso]),
+    Number(expected.extra),
+  );
+  check(
+    'filled users whose balance != before - expired',
+    await q(
+      `SELECT count(*) FROM balances b, LATERAL (SELECT substr(b.user_id, 5)::int AS i) x
+       WHERE b.user_id LIKE 'exp-%' AND b.points <> CASE WHEN x.i % 10 = 0 THEN 50 ELSE 0 END`,
+    ),
+    0,
+  );
+  check(
+    'balance points of filled users',
+    await q(`SELECT sum(points) FROM balances WHERE user_id LIKE 'exp-%'`),
+    50 * Number(expected.extra),
+  );
+  check(
+    'expire rows in the ledger',
+    await q(`SELECT count(*) FROM point_transactions WHERE event_type = 'expire' AND user_id LIKE 'exp-%'`),
+    expiringLots,
+  );
+  check(
+    'users with exactly one expire row at M',
+    await q(
+      `SELECT count(*) FROM (SELECT user_id FROM point_transactions WHERE event_type = 'expire' AND event_time = $1
+       GROUP BY user_id HAVING count(*) = 1) x`,
+      [mIso],
+    ),
+    expiringLots,
+  );
+  check(
+    'points of the expire rows (negated)',
+    await q(`SELECT -coalesce(sum(points), 0) FROM point_transactions WHERE event_type = 'expire'`),
+    expiringPoints,
+  );
+  check(
+    'expire rows whose balance_after != the balance',
+    await q(
+      `SELECT count(*) FROM point_transactions t JOIN balances b USING (user_id)
+       WHERE t.event_type = 'expire' AND t.balance_after <> b.points`,
+    ),
+    0,
+  );
+  check(
+    "expire rows not at the user's last offset / partition 0",
+    await q(
+      `SELECT count(*) FROM point_transactions t JOIN balances b USING (user_id)
+       WHERE t.event_type = 'expire' AND (t.kafka_offset <> b.last_offset OR t.partition <> $1)`,
+      [PARTITION],
+    ),
+    0,
+  );
+  check('loyalty_points_expired_total (engine metric)', after ? after.expired : NaN, expiringPoints);
+  check(
+    'stored clock >= M + 1 s',
+    await q('SELECT (clock >= $3::timestamptz)::int FROM consumer_offsets WHERE topic = $1 AND partition = $2', [
+      topic,
+      PARTITION,
+      new Date(M + 1000).toISOString(),
+    ]),
+    1,
+  );
+  await db.end();
+
+  // The expiry statements under EXPLAIN ANALYZE, on a second identical fill (the first one is spent).
+  const plans: string[] = [];
+  if (!values['no-explain']) {
+    const db2 = `${dbName}_x`;
+    log('second fill for EXPLAIN ANALYZE');
+    await fill(ends.databaseUrl, db2, topic);
+    const c = new pg.Client({ connectionString: withDatabase(ends.databaseUrl, db2), options: sessionOptions() });
+    await c.connect();
+    try {
+      await c.query('SELECT ledger_ensure_partitions($1::date, $1::date)', [mIso.slice(0, 10)]);
+      const id = (await c.query<{ id: number }>("INSERT INTO rules_versions (version) VALUES ('bench') RETURNING id"))
+        .rows[0]!.id;
+      const explaining = {
+        query: async (sql: string, params: unknown[]) => {
+          const r = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+          plans.push(r.rows.map((x) => x['QUERY PLAN']).join('\n'));
+          return { rows: [] };
+        },
+      } as unknown as pg.PoolClient;
+      await expiringMoments(explaining, PARTITION, M + 1000);
+      await c.query('BEGIN');
+      await expireUnheld(explaining, PARTITION, M + 1000, id);
+      await c.query('ROLLBACK');
+    } finally {
+      await c.end();
+    }
+    if (!values.keep) await dropDatabase(ends.databaseUrl, db2);
+  }
+  if (!values.keep) await dropDatabase(ends.databaseUrl, dbName);
+
+  const f = (x: number): string => (Number.isNaN(x) ? 'n/a' : secs(x));
+  console.log(`\nnpx tsx bench/lifecycle-expiry.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
+  console.log(
+    `${expiringLots} lots (${expiringPoints} points) expiring at ${mIso} in partition ${PARTITION} of ${PARTITIONS}, ` +
+      `${Number(expected.extra)} later lots; users not held by the engine (expired in SQL); trickle ${RATE} events/s; ` +
+      `FLUSH_MAX_AGE_MS=${flushMaxAgeMs}; fill ${fillSeconds.toFixed(1)} s\n`,
+  );
+  console.log(
+    table([
+      { figure: 'flush interval (FLUSH_MAX_AGE_MS)', seconds: secs(flushMaxAgeMs) },
+      { figure: 'trickle produce -> commit, before the step (p50)', seconds: f(quantile(pre, 0.5)) },
+      { figure: 'trickle produce -> commit, before the step (max)', seconds: f(Math.max(...pre)) },
+      {
+        figure: stepCommitted ? 'step event produce -> commit' : `step event: NOT committed within ${MAX_WAIT_S} s`,
+        seconds: f(stepToCommit),
+      },
+      { figure: 'longest time partition 0 went without a commit (from the step)', seconds: secs(longestGap) },
+      { figure: 'trickle produce -> commit, after the step (max)', seconds: f(post.length ? Math.max(...post) : NaN) },
+      { figure: 'trickle produce -> commit, after the step (p50)', seconds: f(quantile(post, 0.5)) },
+      { figure: `flushes from the step on: count ${flushes}, total seconds`, seconds: flushSum.toFixed(3) },
+      {
+        figure: 'of which longer than 0.1 s / 1 s / 10 s (histogram)',
+        seconds: `${over('0.1')} / ${over('1')} / ${over('10')}`,
+      },
+      {
+        figure: 'stall / flush interval',
+        seconds: stepCommitted
+          ? `${(stepToCommit / flushMaxAgeMs).toFixed(0)}x`
+          : `>${((MAX_WAIT_S * 1000) / flushMaxAgeMs).toFixed(0)}x`,
+      },
+    ]),
+  );
+  console.log('\nCorrectness after the step:\n');
+  console.log(table(checks));
+  for (const p of plans) console.log(`\n${p}`);
+  const bad = checks.filter((c) => c.ok !== 'yes').length;
+  if (!stepCommitted || bad > 0) process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  console.error(`[expiry] error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exit(1);
+});
