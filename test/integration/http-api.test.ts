@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryItem as Item } from '../../src/store/history.js';
 import { ROOT_DIR } from '../../tools/stack/paths.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
@@ -16,18 +17,6 @@ tiers:
   - { name: silver, min_lifetime_points: 100, multiplier: 1 }
 `;
 
-interface Item {
-  event_id: string;
-  event_type: string;
-  points: number;
-  balance_after: number;
-  status: string;
-  reason: string | null;
-  event_time: string;
-  partition: number;
-  offset: number;
-  rules_version: string;
-}
 interface Page {
   user_id: string;
   items: Item[];
