@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
 import { KafkaJS } from '../src/kafka/library.js';
-import { expireUnheld, expiringMoments } from '../src/lifecycle/lot-sql.js';
+import { expireDue, expiringMoments } from '../src/lifecycle/lot-sql.js';
 import { DAY_MS } from '../src/store/ledger-partitions.js';
 import { migrate } from '../src/store/migrations.js';
 import { sessionOptions } from '../src/store/session-options.js';
@@ -24,12 +24,15 @@ import { buildEngine, startEngineChild, table } from './support.js';
  * before M, no ledger rows for the purchases (they are a year old: retention dropped them). The engine
  * starts with a lifecycle block and CLOCK_TICK_MS=0 (event time alone moves the clock); a trickle of
  * purchases (other users) goes into partition 0 before and after one event at M + 1 s, the step.
- * Since the engine holds none of the filled users, the step's flush expires them all in SQL
- * (expireUnheld, src/lifecycle/lot-sql.ts). Measured: from producing the step to its offset's commit,
- * the longest time partition 0 went without a commit, trickle latency before and after, and the flush
- * histogram; then every lot, balance and expire row is checked, and the expiry statement is run under
- * EXPLAIN ANALYZE on a second, identical fill.
- *   npx tsx bench/lifecycle-expiry.ts [--lots 1000000] [--rate 20] [--max-wait 300] [--no-explain] [--keep]
+ * Since the engine holds none of the filled users, their lots are expired in SQL (expireDue,
+ * src/lifecycle/lot-sql.ts), at most EXPIRY_BATCH_LOTS (`--batch-lots`, else the engine's default) per
+ * flush, flush after flush until none is due. Measured: from producing the step to its offset's commit,
+ * the longest time partition 0 went without a commit (a new next_offset or lifecycle_seq), trickle
+ * latency before and after, the flush histogram, and the time until no lot due at M is left; meanwhile
+ * GET /points of sampled filled users must never show the expired points once the step's clock is
+ * stored. Then every lot, balance and expire row is checked, and on a second, identical fill one bounded
+ * expiry statement runs under EXPLAIN ANALYZE and ten more are timed.
+ *   npx tsx bench/lifecycle-expiry.ts [--lots 1000000] [--rate 20] [--batch-lots N] [--max-wait 300] [--no-explain] [--keep]
  */
 
 const PARTITION = 0;
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     lots: { type: 'string' },
     rate: { type: 'string' },
     'max-wait': { type: 'string' },
+    'batch-lots': { type: 'string' },
     'no-explain': { type: 'boolean' },
     keep: { type: 'boolean' },
   },
@@ -47,6 +51,9 @@ const { values } = parseArgs({
 const LOTS = Number(values.lots ?? 1_000_000);
 const RATE = Number(values.rate ?? 20);
 const MAX_WAIT_S = Number(values['max-wait'] ?? 300);
+const BATCH_LOTS = values['batch-lots'];
+/** The engine's EXPIRY_BATCH_LOTS default (src/config/env.ts), for the statement timed on the second fill. */
+const BATCH_FOR_TIMING = Number(BATCH_LOTS ?? 2000);
 const log = (l: string): void => void process.stderr.write(`[expiry] ${l}\n`);
 const secs = (ms: number): string => (ms / 1000).toFixed(3);
 
@@ -177,32 +184,69 @@ async function main(): Promise<void> {
     CLOCK_TICK_MS: '0',
     FLUSH_MAX_AGE_MS: String(flushMaxAgeMs),
     HTTP_PORT: String(port),
+    ...(BATCH_LOTS !== undefined && { EXPIRY_BATCH_LOTS: BATCH_LOTS }),
   });
 
-  // Commits of partition 0, polled every 20 ms on a connection of their own.
+  // Commits of partition 0 (next_offset or lifecycle_seq moved: a flush that only expires moves no
+  // offset), and once the step is sent whether lots due at M are left, polled every 20 ms.
   const poller = new pg.Client({ connectionString: dbUrl });
   await poller.connect();
   const sentAt: number[] = [];
   const committedAt: number[] = [];
   const commits: { t: number; next: number }[] = [];
   let stored = 0;
+  let storedSeq = -1;
+  let stepOffset = -1;
   let polling = true;
+  let watchDue = false;
+  let allExpiredAt = NaN;
   const poll = (async () => {
     while (polling) {
-      const r = await poller.query<{ n: string }>(
-        'SELECT next_offset AS n FROM consumer_offsets WHERE topic = $1 AND partition = $2',
-        [topic, PARTITION],
+      const r = await poller.query<{ n: string; seq: string; due: boolean }>(
+        `SELECT next_offset AS n, lifecycle_seq AS seq,
+                $3::boolean AND EXISTS (SELECT 1 FROM point_lots WHERE partition = $2 AND expires_at <= $4) AS due
+         FROM consumer_offsets WHERE topic = $1 AND partition = $2`,
+        [topic, PARTITION, watchDue, new Date(M).toISOString()],
       );
       const t = performance.now();
       const next = Number(r.rows[0]?.n ?? 0);
-      if (next > stored) {
-        commits.push({ t, next });
+      const seq = Number(r.rows[0]?.seq ?? 0);
+      if (next > stored || seq !== storedSeq) {
+        if (storedSeq >= 0) commits.push({ t, next });
         for (let o = stored; o < next; o++) committedAt[o] = t;
-        stored = next;
+        stored = Math.max(stored, next);
+        storedSeq = seq;
       }
+      if (watchDue && stepOffset >= 0 && stored > stepOffset && r.rows[0]?.due === false && Number.isNaN(allExpiredAt))
+        allExpiredAt = t;
       await new Promise((res) => setTimeout(res, 20));
     }
   })();
+
+  // GET /points of sampled filled users, once the step's commit (its clock, past M) is seen: the points
+  // due at M must not be shown as spendable, whether or not their expire rows are written yet.
+  const api = { reads: 0, wrong: 0, firstWrong: '' };
+  let sampling = true;
+  const sample = async (): Promise<void> => {
+    while (sampling) {
+      if (stored > stepOffset && stepOffset >= 0) {
+        for (let j = 0; j < 20; j++) {
+          const i = Math.floor(Math.random() * LOTS);
+          const res = await fetch(`http://127.0.0.1:${port}/points/exp-${i}`);
+          if (res.status !== 200) continue;
+          const body = (await res.json()) as { points: number; next_expiry: { at: string } | null };
+          api.reads++;
+          const want = i % 10 === 0 ? 50 : 0;
+          const nextAt = body.next_expiry === null ? null : Date.parse(body.next_expiry.at);
+          if (body.points !== want || (nextAt !== null && nextAt <= M)) {
+            api.wrong++;
+            if (api.firstWrong === '') api.firstWrong = `exp-${i}: ${JSON.stringify(body)}`;
+          }
+        }
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
 
   const producer = new KafkaJS.Kafka({
     kafkaJS: { brokers: ends.kafkaBrokers.split(','), logLevel: KafkaJS.logLevel.ERROR },
@@ -230,7 +274,6 @@ async function main(): Promise<void> {
     await new Promise((res) => setTimeout(res, gapMs));
   };
 
-  let stepOffset = -1;
   let before: FlushHistogram | undefined;
   let after: FlushHistogram | undefined;
   let stepCommitted = false;
@@ -246,23 +289,31 @@ async function main(): Promise<void> {
     const preCount = sentAt.length;
     before = await scrape(port);
     log(`warm: ${preCount} events committed; producing the step (event time M + 1 s)`);
-    stepOffset = await send('step-user', M + 1000);
+    stepOffset = sentAt.length;
+    watchDue = true;
+    const sampler = sample();
+    await send('step-user', M + 1000);
     const waitStart = performance.now();
-    // After it: the trickle goes on until the step has committed and 5 s more (or --max-wait passed).
+    // After it: the trickle goes on until the step has committed, no lot due at M is left, and 5 s more (or --max-wait passed).
     let doneAt = Infinity;
     while (performance.now() < doneAt) {
       if (engine.proc.exitCode !== null) throw new Error(`engine exited with ${engine.proc.exitCode}`);
       await trickle(M + 2000);
       if (!stepCommitted && stored > stepOffset) {
         stepCommitted = true;
-        doneAt = performance.now() + 5000;
         log(`step committed ${secs(committedAt[stepOffset]! - sentAt[stepOffset]!)} s after it was produced`);
       }
-      if (!stepCommitted && performance.now() - waitStart > MAX_WAIT_S * 1000) {
-        log(`the step did not commit within ${MAX_WAIT_S} s`);
+      if (stepCommitted && !Number.isNaN(allExpiredAt) && doneAt === Infinity) {
+        doneAt = performance.now() + 5000;
+        log(`no lot due at M left ${secs(allExpiredAt - sentAt[stepOffset]!)} s after the step was produced`);
+      }
+      if (doneAt === Infinity && performance.now() - waitStart > MAX_WAIT_S * 1000) {
+        log(`the step (or its expiry) did not finish within ${MAX_WAIT_S} s`);
         break;
       }
     }
+    sampling = false;
+    await sampler;
     const lastSent = sentAt.length;
     const drainStart = performance.now();
     while (stepCommitted && stored < lastSent && performance.now() - drainStart < 60_000)
@@ -295,6 +346,14 @@ async function main(): Promise<void> {
     prevT = c.t;
   }
   if (!stepCommitted) longestGap = Math.max(longestGap, performance.now() - Math.max(prevT, stepSent));
+  const allExpired = allExpiredAt - stepSent;
+  // The same, only while the backlog lasted (commits of expiry-only flushes count).
+  let backlogGap = 0;
+  let prevB = stepSent;
+  for (const c of commits.filter((x) => x.t > stepSent && x.t <= allExpiredAt)) {
+    backlogGap = Math.max(backlogGap, c.t - prevB);
+    prevB = c.t;
+  }
   const flushes = before && after ? after.count - before.count : NaN;
   const flushSum = before && after ? after.sum - before.sum : NaN;
   const over = (le: string): number =>
@@ -369,6 +428,7 @@ async function main(): Promise<void> {
     0,
   );
   check('loyalty_points_expired_total (engine metric)', after ? after.expired : NaN, expiringPoints);
+  check('GET /points reads after the step showing expired points', api.wrong, 0);
   check(
     'stored clock >= M + 1 s',
     await q('SELECT (clock >= $3::timestamptz)::int FROM consumer_offsets WHERE topic = $1 AND partition = $2', [
@@ -382,6 +442,7 @@ async function main(): Promise<void> {
 
   // The expiry statements under EXPLAIN ANALYZE, on a second identical fill (the first one is spent).
   const plans: string[] = [];
+  const batchMs: number[] = [];
   if (!values['no-explain']) {
     const db2 = `${dbName}_x`;
     log('second fill for EXPLAIN ANALYZE');
@@ -401,7 +462,13 @@ async function main(): Promise<void> {
       } as unknown as pg.PoolClient;
       await expiringMoments(explaining, PARTITION, M + 1000);
       await c.query('BEGIN');
-      await expireUnheld(explaining, PARTITION, M + 1000, id);
+      await expireDue(explaining, PARTITION, M + 1000, id, BATCH_FOR_TIMING);
+      // Ten more of the bounded statement as a flush runs it (each after the previous one's deletes).
+      for (let i = 0; i < 10; i++) {
+        const t0 = performance.now();
+        await expireDue(c as unknown as pg.PoolClient, PARTITION, M + 1000, id, BATCH_FOR_TIMING);
+        batchMs.push(performance.now() - t0);
+      }
       await c.query('ROLLBACK');
     } finally {
       await c.end();
@@ -427,12 +494,24 @@ async function main(): Promise<void> {
         seconds: f(stepToCommit),
       },
       { figure: 'longest time partition 0 went without a commit (from the step)', seconds: secs(longestGap) },
+      { figure: '... of which while due lots were left', seconds: f(backlogGap) },
+      { figure: 'step produced -> no lot due at M left', seconds: f(allExpired) },
       { figure: 'trickle produce -> commit, after the step (max)', seconds: f(post.length ? Math.max(...post) : NaN) },
       { figure: 'trickle produce -> commit, after the step (p50)', seconds: f(quantile(post, 0.5)) },
       { figure: `flushes from the step on: count ${flushes}, total seconds`, seconds: flushSum.toFixed(3) },
       {
         figure: 'of which longer than 0.1 s / 1 s / 10 s (histogram)',
         seconds: `${over('0.1')} / ${over('1')} / ${over('10')}`,
+      },
+      {
+        figure: `GET /points reads of filled users after the step's commit, showing expired points`,
+        seconds: `${api.wrong} of ${api.reads}${api.firstWrong === '' ? '' : ` (first: ${api.firstWrong})`}`,
+      },
+      {
+        figure: `expireDue of ${BATCH_FOR_TIMING} lots alone, second fill (10 runs: min / median / max)`,
+        seconds: batchMs.length
+          ? `${secs(Math.min(...batchMs))} / ${secs(quantile(batchMs, 0.5))} / ${secs(Math.max(...batchMs))}`
+          : 'n/a',
       },
       {
         figure: 'stall / flush interval',

@@ -152,6 +152,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
         cacheUsers: cfg.ACTOR_CACHE_USERS,
         ledgerRetentionMs: cfg.LEDGER_RETENTION,
         ledgerFutureMs: cfg.LEDGER_FUTURE_LIMIT,
+        expiryBatchLots: cfg.EXPIRY_BATCH_LOTS,
       },
     });
     const actorPool = actors;

@@ -23,6 +23,13 @@ export class LotKeeper {
   committedClock = -Infinity;
   /** Every held user is settled at this clock (the flush's scan); users loaded since are settled before their events. */
   private settledClock = -Infinity;
+  /** consumer_offsets.lifecycle_seq as of the last commit (or load): the fence of every lifecycle flush. */
+  seq = 0;
+  /**
+   * Due lots of users not held may still wait in Postgres: the last flush's SQL expiry reached its
+   * bound (or a previous owner left some). Another flush should follow soon, with or without events.
+   */
+  backlog = false;
   /** False until the stored clock is read (after open, a reset, or the block being turned on). */
   loaded = false;
   private books: (LotBook | undefined)[] = [];
@@ -31,10 +38,12 @@ export class LotKeeper {
   readonly rows = new ExpiryRows();
   readonly late = new ExpiryRows();
 
-  /** After reading the stored clock and lot count. */
-  load(storedClock: number | null, openLots: number): void {
+  /** After reading the stored clock, lifecycle_seq, lot count and whether lots are due at that clock. */
+  load(storedClock: number | null, openLots: number, seq: number, backlog: boolean): void {
     this.clock = this.committedClock = this.settledClock = storedClock ?? -Infinity;
     this.openLots = openLots;
+    this.seq = seq;
+    this.backlog = backlog;
     this.books = [];
     this.loaded = true;
   }
@@ -42,6 +51,7 @@ export class LotKeeper {
   reset(): void {
     this.books = [];
     this.loaded = false;
+    this.backlog = false;
   }
 
   /** Moves the clock for an event (or tick) at `ms`. */
@@ -103,9 +113,14 @@ export class LotKeeper {
     this.settledClock = this.clock;
   }
 
-  /** True when the flush must expire the lots of users not held (a midnight passed since the stored clock). */
-  needsSqlExpiry(): boolean {
+  /** True when a midnight passed since the stored clock: lots of users not held may have become due. */
+  crossedSinceCommit(): boolean {
     return crossesMidnight(this.committedClock, this.clock);
+  }
+
+  /** True when the flush must expire due lots of users not held: some became due, or some still wait. */
+  needsSqlExpiry(): boolean {
+    return this.backlog || this.crossedSinceCommit();
   }
 
   /** Adds a user's lot rows that differ from Postgres to `out`; returns lots opened minus lots closed. */

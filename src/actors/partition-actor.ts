@@ -11,11 +11,18 @@ import { rulesVersionId } from '../store/rules-versions.js';
 import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, type FlushBatch, type FlushOutcome, type LifecycleFlush } from '../store/flush.js';
-import { readStoredClock, readStoredOffset } from '../store/offsets.js';
+import { readStoredOffset } from '../store/offsets.js';
 import { loadUsers } from '../store/users.js';
 import { applyToLots } from '../lifecycle/event-lots.js';
 import type { ExpiryRows } from '../lifecycle/expiry-rows.js';
-import { countLots, EXPIRE_EVENT_ID, LotChanges, loadLots } from '../lifecycle/lot-sql.js';
+import {
+  countLots,
+  EXPIRE_EVENT_ID,
+  hasDueLots,
+  LotChanges,
+  loadLots,
+  readLifecyclePosition,
+} from '../lifecycle/lot-sql.js';
 import { LotKeeper } from './lot-keeper.js';
 import { isTick, keyAt, valueAt, type PackedBatch } from './batch-codec.js';
 import { tickTime } from '../kafka/clock-tick.js';
@@ -29,6 +36,8 @@ export interface ActorLimits {
   ledgerRetentionMs: number;
   /** Events more than this ahead of the clock are dead letters `event_too_far_ahead`. */
   ledgerFutureMs: number;
+  /** Under a `lifecycle:` block: due lots (whole users) one flush expires in SQL at most (EXPIRY_BATCH_LOTS; default 2000). */
+  expiryBatchLots?: number;
 }
 
 export interface ActorDeps {
@@ -41,6 +50,8 @@ export interface ActorDeps {
 }
 
 const DAY_MS = 86_400_000;
+/** EXPIRY_BATCH_LOTS' default (src/config/env.ts). */
+const DEFAULT_EXPIRY_BATCH_LOTS = 2_000;
 
 /**
  * Owns one partition: applies the rules to its events in offset order against a cache of
@@ -78,6 +89,8 @@ export class PartitionActor {
   private readonly lots = new LotKeeper();
   /** The rules version of the latest batch: expire rows written at a flush carry it. */
   private rulesId = 0;
+  /** Points of expire rows written in memory since the last commit: counted in the metric only once committed. */
+  private uncommittedExpired = 0;
 
   constructor(
     readonly topic: string,
@@ -95,10 +108,10 @@ export class PartitionActor {
   }
 
   /** The lifecycle's state for the metrics; null without a `lifecycle:` block. */
-  get lifecycle(): { clock: number | null; openLots: number } | null {
+  get lifecycle(): { clock: number | null; openLots: number; expiryBacklog: boolean } | null {
     if (!this.lifecycleOn) return null;
     const c = this.lots.clock;
-    return { clock: Number.isFinite(c) ? c : null, openLots: this.lots.openLots };
+    return { clock: Number.isFinite(c) ? c : null, openLots: this.lots.openLots, expiryBacklog: this.lots.backlog };
   }
 
   /** What the actor did since the last call: one task's counts and flush, handed back with its result. */
@@ -300,7 +313,11 @@ export class PartitionActor {
     const lots = await this.retrying('load lots', () => loadLots(this.deps.pool, userIds));
     for (const id of userIds) {
       const u = stored.get(id);
-      this.lots.adopt(this.users.add(id, u), lots.get(id), u?.balance ?? 0);
+      const s = this.users.add(id, u);
+      this.lots.adopt(s, lots.get(id), u?.balance ?? 0);
+      // Lots due at the clock may still wait in Postgres (the SQL expiry is bounded): expire them here,
+      // at once, so the rows and deletes go with this user's changes and the SQL expiry never sees them.
+      if (this.lots.settle(s) > 0) this.writeExpiry(s, this.lots.rows, this.users.lastOffset[s]!, this.rulesId);
     }
   }
 
@@ -317,13 +334,15 @@ export class PartitionActor {
   }
 
   private async loadClock(): Promise<void> {
-    const [clock, open] = await this.retrying('load partition clock', () =>
-      Promise.all([
-        readStoredClock(this.deps.pool, this.topic, this.partition),
-        countLots(this.deps.pool, this.partition),
-      ]),
+    const { pool } = this.deps;
+    const [pos, open] = await this.retrying('load partition clock', () =>
+      Promise.all([readLifecyclePosition(pool, this.topic, this.partition), countLots(pool, this.partition)]),
     );
-    this.lots.load(clock, open);
+    const clock = pos?.clock ?? null;
+    // A previous owner may have left lots due at the stored clock: expiring them starts with the next flush.
+    const due =
+      clock !== null && (await this.retrying('look for due lots', () => hasDueLots(pool, this.partition, clock)));
+    this.lots.load(clock, open, pos?.seq ?? 0, due);
   }
 
   /**
@@ -340,7 +359,7 @@ export class PartitionActor {
       const points = rows.points(i);
       t.balance[s]! -= points;
       t.deltaPoints[s]! -= points;
-      this.tally.expiredPoints += points;
+      this.uncommittedExpired += points;
       this.ledger.append(
         `${new Date(at).toISOString()}\t${offset}\t${-points}\t${t.balance[s]}\t${this.partition}\t${rulesId}\texpire\tapplied\t${userId}\t${EXPIRE_EVENT_ID}\t${COPY_NULL}\t${COPY_NULL}\t${COPY_NULL}\n`,
       );
@@ -477,7 +496,9 @@ export class PartitionActor {
 
   /** Commits everything pending with the new offset; on a fence, drops all state and starts over at the stored offset. */
   async flush(): Promise<'ok' | 'fenced'> {
-    if (this.nextOffset === this.committedOffset && this.pendingEvents === 0) return 'ok';
+    // Due lots left in Postgres: a flush without events still expires the next share of them.
+    const backlog = this.lifecycleOn && this.lots.loaded && this.lots.backlog;
+    if (this.nextOffset === this.committedOffset && this.pendingEvents === 0 && !backlog) return 'ok';
     const started = performance.now();
     const t = this.users;
     const lifecycle = this.lifecycleOn ? this.lifecycleFlush() : undefined;
@@ -505,6 +526,7 @@ export class PartitionActor {
     };
     const outcome = await this.commitResolvingAmbiguity(batch);
     if (outcome.kind === 'fenced') {
+      // Nothing of this flush was written: its expiry happens again (once) under whoever owns the partition.
       this.reset(outcome.storedOffset ?? 0);
       return 'fenced';
     }
@@ -515,11 +537,22 @@ export class PartitionActor {
     };
     for (const s of this.dirtyUsers) t.markFlushed(s);
     if (lifecycle !== undefined) {
-      for (const s of this.dirtyUsers) this.lots.committed(s);
-      this.lots.committedClock = lifecycle.flush.clock;
-      this.lots.openLots += lifecycle.opened - (outcome.expired?.lots ?? 0);
-      this.tally.expiredPoints += outcome.expired?.points ?? 0;
+      const k = this.lots;
+      for (const s of this.dirtyUsers) k.committed(s);
+      k.committedClock = lifecycle.flush.clock;
+      k.seq++;
+      if (lifecycle.flush.expireUnheld && outcome.expired === undefined) {
+        // Committed, but the connection died around COMMIT: what the SQL expiry did is unknown. Count
+        // the lots again, and flush once more to see whether any are still due.
+        k.openLots = await this.retrying('count lots', () => countLots(this.deps.pool, this.partition));
+        k.backlog = true;
+      } else {
+        k.openLots += lifecycle.opened - (outcome.expired?.lots ?? 0);
+        k.backlog = outcome.expired?.more ?? false;
+      }
+      this.tally.expiredPoints += this.uncommittedExpired + (outcome.expired?.points ?? 0);
       this.tally.releasedPoints += outcome.expired?.released ?? 0;
+      this.uncommittedExpired = 0;
     }
     this.dirtyUsers = [];
     this.ledger.reset();
@@ -546,15 +579,18 @@ export class PartitionActor {
     const changes = new LotChanges();
     let opened = 0;
     for (const s of this.dirtyUsers) opened += k.collect(s, t.ids[s]!, changes);
-    const sql = k.needsSqlExpiry();
+    const crossed = k.crossedSinceCommit();
     const pendingLots = (this.deps.rules().lifecycle?.pendingMs ?? 0) > 0;
     return {
       flush: {
         clock: k.clock,
+        seq: k.seq,
         lots: changes,
-        expireUnheld: sql,
+        expireUnheld: k.needsSqlExpiry(),
+        maxExpiryLots: this.deps.limits.expiryBatchLots ?? DEFAULT_EXPIRY_BATCH_LOTS,
         rulesVersionId: this.rulesId,
-        countReleasedSince: sql && pendingLots && Number.isFinite(k.committedClock) ? k.committedClock : null,
+        // Once per midnight passed, not per flush of a backlog.
+        countReleasedSince: crossed && pendingLots && Number.isFinite(k.committedClock) ? k.committedClock : null,
       },
       opened,
     };
@@ -572,6 +608,17 @@ export class PartitionActor {
       } catch (e) {
         this.deps.onRetry(`flush ${this.topic}/${this.partition}`, e, attempt);
         await sleep(backoffMs(attempt, { baseMs: 100 }));
+        const lc = batch.lifecycle;
+        if (lc !== undefined) {
+          // A lifecycle flush may move no offset (expiry only): lifecycle_seq tells whether it committed.
+          const pos = await this.retrying(`read offset ${this.topic}/${this.partition}`, () =>
+            readLifecyclePosition(this.deps.pool, batch.topic, batch.partition),
+          );
+          if (pos?.offset === batch.newOffset && pos.seq === lc.seq + 1) return { kind: 'committed' };
+          if (pos?.offset !== batch.expectedOffset || pos.seq !== lc.seq)
+            return { kind: 'fenced', storedOffset: pos?.offset ?? null };
+          continue;
+        }
         const stored = await this.retrying(`read offset ${this.topic}/${this.partition}`, () =>
           readStoredOffset(this.deps.pool, batch.topic, batch.partition),
         );
@@ -605,6 +652,7 @@ export class PartitionActor {
     this.clearPendingFacts();
     this.users.clear();
     this.lots.reset();
+    this.uncommittedExpired = 0;
     this.dirtyUsers = [];
     this.ledger.reset();
     this.deadLetters.reset();

@@ -51,6 +51,8 @@ export interface LifecycleStats {
   clock: number | null;
   /** The partition's open lots, as of its last commit. */
   openLots: number;
+  /** Due lots may still wait in Postgres (the last flush's bounded SQL expiry reached its bound): flush again soon. */
+  expiryBacklog: boolean;
   /** Points expired and points released by this task's commit. */
   expiredPoints: number;
   releasedPoints: number;

@@ -56,6 +56,12 @@ const schema = z.object({
   LEDGER_FUTURE_LIMIT: durationSchema.default(7 * 86_400_000),
   /** When set, each ledger partition is written here (gzip'd COPY text) before retention drops it. */
   LEDGER_ARCHIVE_DIR: z.string().min(1).optional(),
+  /**
+   * Under a `lifecycle:` block: due lots of users not in memory one flush expires in SQL at most (whole
+   * users, so a few more). Measured about 20 µs a lot on 2 cores (docs/lifecycle.md): the default keeps
+   * that share of a flush well under FLUSH_MAX_AGE_MS; a backlog takes further flushes, one after another.
+   */
+  EXPIRY_BATCH_LOTS: int(1, 100_000_000).default(2_000),
   /** Under a `lifecycle:` block, a clock tick is written into each owned partition this often (wall time); 0 = never. */
   CLOCK_TICK_MS: int(0, 86_400_000)
     .refine((v) => v === 0 || v >= 100, 'must be 0 (no ticks) or at least 100 (ms)')

@@ -79,31 +79,57 @@ export async function writeLotChanges(client: pg.PoolClient, partition: number, 
   if (c.remaining.some((r) => r > 0)) await client.query(UPSERT_SQL, [...values, partition]);
 }
 
-/** The distinct expiry moments (ms) of the partition's lots expired at `clock`: the ledger days expireUnheld will write. */
+/**
+ * The distinct expiry moments (ms) of the partition's lots due at `clock`: the ledger days expireDue
+ * may write. One index probe per moment (a loose index scan), not a pass over the due lots.
+ */
 export async function expiringMoments(db: pg.PoolClient, partition: number, clock: number): Promise<number[]> {
+  const due = `partition = $1 AND expires_at <= ${msToTs('$2::bigint')}`;
   const r = await db.query<{ e: string }>(
-    `SELECT DISTINCT ${tsToMs('expires_at')} AS e FROM point_lots WHERE partition = $1 AND expires_at <= ${msToTs('$2::bigint')}`,
+    `WITH RECURSIVE m(at) AS (
+       (SELECT expires_at FROM point_lots WHERE ${due} ORDER BY expires_at LIMIT 1)
+       UNION ALL
+       SELECT (SELECT expires_at FROM point_lots WHERE ${due} AND expires_at > m.at ORDER BY expires_at LIMIT 1)
+       FROM m WHERE m.at IS NOT NULL
+     )
+     SELECT ${tsToMs('at')} AS e FROM m WHERE at IS NOT NULL`,
     [partition, clock],
   );
   return r.rows.map((x) => Number(x.e));
 }
 
+/** What one bounded expiry in SQL did; `more`: it reached its bound, so due lots may remain. */
+export interface SqlExpiry {
+  points: number;
+  lots: number;
+  more: boolean;
+}
+
 /**
- * Expires, in SQL, the partition's lots expired at `clock` that the flush did not write itself:
- * those of the users the actor does not hold (it settled and wrote the rest first). One `expire`
- * ledger row per user and expiry moment, at the user's last offset (its latest event: no other row
- * of the user there has the same event time), balances lowered. Returns the points expired.
+ * Expires, in SQL, lots of the partition due at `clock` that the flush did not write itself: those
+ * of users the actor does not hold (it settled and wrote the rest first). Bounded: the users of the
+ * first `maxLots` due lots in expiry order, each with all its due lots, so that one flush does
+ * bounded work and each user's rows and balance stay whole. One `expire` ledger row per user and
+ * expiry moment, at the user's last offset (its latest event: no other row of the user there has
+ * the same event time, as the expiry is after the clock of that event), balances lowered.
  */
-export async function expireUnheld(
+export async function expireDue(
   client: pg.PoolClient,
   partition: number,
   clock: number,
   rulesVersionId: number,
-): Promise<{ points: number; lots: number }> {
-  const r = await client.query<{ points: string | null; lots: string | null }>(
-    `WITH gone AS (
-       DELETE FROM point_lots WHERE partition = $1 AND expires_at <= ${msToTs('$2::bigint')}
-       RETURNING user_id, expires_at, remaining
+  maxLots: number,
+): Promise<SqlExpiry> {
+  const r = await client.query<{ points: string | null; lots: string | null; picked: string }>(
+    `WITH first AS MATERIALIZED (
+       SELECT user_id FROM point_lots WHERE partition = $1 AND expires_at <= ${msToTs('$2::bigint')}
+       ORDER BY expires_at LIMIT $4
+     ), pick AS (
+       SELECT DISTINCT user_id FROM first
+     ), gone AS (
+       DELETE FROM point_lots l USING pick
+       WHERE l.user_id = pick.user_id AND l.partition = $1 AND l.expires_at <= ${msToTs('$2::bigint')}
+       RETURNING l.user_id, l.expires_at, l.remaining
      ), per AS (
        SELECT user_id, expires_at, sum(remaining)::bigint AS pts, count(*) AS lots FROM gone GROUP BY 1, 2
      ), tot AS (
@@ -121,11 +147,50 @@ export async function expireUnheld(
        FROM per JOIN upd USING (user_id)
        RETURNING points
      )
-     SELECT (SELECT -sum(points) FROM rows) AS points, (SELECT sum(lots) FROM per) AS lots`,
-    [partition, clock, rulesVersionId],
+     SELECT (SELECT -sum(points) FROM rows) AS points, (SELECT sum(lots) FROM per) AS lots,
+            (SELECT count(*) FROM first) AS picked`,
+    [partition, clock, rulesVersionId, maxLots],
   );
   const row = r.rows[0];
-  return { points: Number(row?.points ?? 0), lots: Number(row?.lots ?? 0) };
+  return {
+    points: Number(row?.points ?? 0),
+    lots: Number(row?.lots ?? 0),
+    more: Number(row?.picked ?? 0) >= maxLots,
+  };
+}
+
+/** True when lots of the partition are due at `clock` (a backlog a previous owner left). One index probe. */
+export async function hasDueLots(pool: pg.Pool, partition: number, clock: number): Promise<boolean> {
+  const r = await pool.query<{ due: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM point_lots WHERE partition = $1 AND expires_at <= ${msToTs('$2::bigint')}) AS due`,
+    [partition, clock],
+  );
+  return r.rows[0]?.due === true;
+}
+
+/** The partition's stored position as the lifecycle fences it: next offset, clock (null: none) and lifecycle_seq (sql/006). */
+export interface LifecyclePosition {
+  offset: number;
+  clock: number | null;
+  seq: number;
+}
+
+export async function readLifecyclePosition(
+  pool: pg.Pool,
+  topic: string,
+  partition: number,
+): Promise<LifecyclePosition | null> {
+  const r = await pool.query<{ next_offset: string; c: string | null; lifecycle_seq: string }>(
+    `SELECT next_offset, ${tsToMs('clock')} AS c, lifecycle_seq FROM consumer_offsets WHERE topic = $1 AND partition = $2`,
+    [topic, partition],
+  );
+  const row = r.rows[0];
+  if (row === undefined) return null;
+  return {
+    offset: Number(row.next_offset),
+    clock: row.c === null ? null : Number(row.c),
+    seq: Number(row.lifecycle_seq),
+  };
 }
 
 /** Points of the partition's lots that became spendable in (from, to] and are not expired at `to` (a metric, counted once a day). */
@@ -175,6 +240,9 @@ const LOTS_COLUMNS = `${tsToMs('p.available_at')} AS a, ${tsToMs('p.expires_at')
     SELECT max(o.clock) AS clock FROM consumer_offsets o WHERE o.partition = p.partition
   ) c`;
 
+// A lot due at the stored clock is expired, even while its expire row waits for a flush (expireDue is bounded).
+const NOT_DUE = '(c.clock IS NULL OR p.expires_at > c.clock)';
+
 /**
  * A page of a user's open lots in spend order (expiry, then available moment), after `after` when
  * given. `next` is the cursor of the page's last lot when more follow.
@@ -187,8 +255,8 @@ export async function readLotsPage(
 ): Promise<{ items: LotItem[]; next: string | null }> {
   const r = await pool.query<{ a: string; e: string | null; remaining: string; clock: string | null }>(
     after === null
-      ? `SELECT ${LOTS_COLUMNS} WHERE p.user_id = $1 ORDER BY p.expires_at, p.available_at LIMIT $2`
-      : `SELECT ${LOTS_COLUMNS} WHERE p.user_id = $1 AND (p.expires_at, p.available_at) > (${msToTs('$3::bigint')}, ${msToTs('$4::bigint')})
+      ? `SELECT ${LOTS_COLUMNS} WHERE p.user_id = $1 AND ${NOT_DUE} ORDER BY p.expires_at, p.available_at LIMIT $2`
+      : `SELECT ${LOTS_COLUMNS} WHERE p.user_id = $1 AND ${NOT_DUE} AND (p.expires_at, p.available_at) > (${msToTs('$3::bigint')}, ${msToTs('$4::bigint')})
          ORDER BY p.expires_at, p.available_at LIMIT $2`,
     after === null ? [userId, limit + 1] : [userId, limit + 1, msParam(after.expiry), after.available],
   );

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 
 export interface StoredBalance {
+  /** Under a `lifecycle:` block: less the points of lots due at the partition's clock whose expiry is not written yet. */
   points: number;
   lifetimeEarned: number;
   /** ISO 8601 in UTC, formatted by Postgres (cheaper than a Date per row here). */
@@ -31,14 +32,18 @@ const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 const BALANCES_SQL = `SELECT user_id, points, lifetime_earned, to_char(updated_at AT TIME ZONE 'UTC', ${ISO}), last_partition, last_offset
                FROM balances WHERE user_id = ANY($1::text[])`;
 // Lots are judged at the clock of the user's partition (a database serves one events topic, so the
-// partition number names it). Lots expired at the stored clock are gone: each commit that stores a clock expires them.
-const LIFECYCLE_SQL = `SELECT b.user_id, b.points, b.lifetime_earned, to_char(b.updated_at AT TIME ZONE 'UTC', ${ISO}), b.last_partition, b.last_offset,
+// partition number names it). A lot due at the stored clock is expired even while it waits in
+// point_lots for its expire row (the flush's SQL expiry is bounded, docs/lifecycle.md): its points are
+// taken off the balance here, and it counts as neither pending nor next to expire.
+const LIFECYCLE_SQL = `SELECT b.user_id, b.points - COALESCE(l.due, 0), b.lifetime_earned, to_char(b.updated_at AT TIME ZONE 'UTC', ${ISO}),
+                 b.last_partition, b.last_offset,
                  COALESCE(l.pending, 0), to_char(l.next_at AT TIME ZONE 'UTC', ${ISO}),
                  (SELECT sum(remaining) FROM point_lots n WHERE n.user_id = b.user_id AND n.expires_at = l.next_at)
                FROM balances b
                LEFT JOIN LATERAL (
-                 SELECT sum(p.remaining) FILTER (WHERE p.available_at > c.clock OR c.clock IS NULL) AS pending,
-                        min(p.expires_at) FILTER (WHERE isfinite(p.expires_at)) AS next_at
+                 SELECT sum(p.remaining) FILTER (WHERE p.expires_at <= c.clock) AS due,
+                        sum(p.remaining) FILTER (WHERE (p.available_at > c.clock AND p.expires_at > c.clock) OR c.clock IS NULL) AS pending,
+                        min(p.expires_at) FILTER (WHERE isfinite(p.expires_at) AND (p.expires_at > c.clock OR c.clock IS NULL)) AS next_at
                  FROM point_lots p,
                       LATERAL (SELECT max(o.clock) AS clock FROM consumer_offsets o WHERE o.partition = b.last_partition) c
                  WHERE p.user_id = b.user_id

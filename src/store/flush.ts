@@ -5,11 +5,12 @@ import { inTransaction } from './transaction.js';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ensureLedgerPartitions, forgetLedgerPartitions, isMissingPartition, utcDay } from './ledger-partitions.js';
 import {
-  expireUnheld,
+  expireDue,
   expiringMoments,
   releasedPoints,
   writeLotChanges,
   type LotChanges,
+  type SqlExpiry,
 } from '../lifecycle/lot-sql.js';
 
 /** What one partition actor hands to Postgres in one transaction. COPY payloads are pre-encoded text. */
@@ -41,8 +42,15 @@ export interface LifecycleFlush {
   clock: number;
   /** Lot rows of the users the actor holds; the actor has settled every one of them at the clock. */
   lots: LotChanges;
-  /** Expire the lots of users the actor does not hold, at the clock (needed only when a midnight passed since the stored clock). */
+  /** consumer_offsets.lifecycle_seq this writer believes is stored: the fence of flushes that move no offset (sql/006). */
+  seq: number;
+  /**
+   * Expire due lots of users the actor does not hold, at the clock: after a midnight passed since the
+   * stored clock, and while an earlier flush left some (each flush expires at most `maxExpiryLots`).
+   */
   expireUnheld: boolean;
+  /** The bound of expireUnheld: lots (whole users) per flush. */
+  maxExpiryLots: number;
   /** rules_versions id for the expire rows written in SQL. */
   rulesVersionId: number;
   /** With expireUnheld and pending lots: the stored clock, to count the points that became spendable since (a metric). */
@@ -52,8 +60,8 @@ export interface LifecycleFlush {
 export type FlushOutcome =
   | {
       kind: 'committed';
-      /** What the flush expired in SQL (users the actor does not hold); absent when it expired nothing there. */
-      expired?: { points: number; lots: number; released?: number };
+      /** What the flush expired in SQL (users the actor does not hold); absent when it did not run that expiry. */
+      expired?: SqlExpiry & { released?: number };
     }
   | { kind: 'fenced'; storedOffset: number | null };
 
@@ -114,8 +122,9 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
             )
           : await client.query(
               `UPDATE consumer_offsets SET next_offset = $4, owner = $5, updated_at = now(),
-                 clock = COALESCE('epoch'::timestamptz + $6::bigint * interval '1 millisecond', clock)
-               WHERE topic = $1 AND partition = $2 AND next_offset = $3`,
+                 clock = COALESCE('epoch'::timestamptz + $6::bigint * interval '1 millisecond', clock),
+                 lifecycle_seq = lifecycle_seq + 1
+               WHERE topic = $1 AND partition = $2 AND next_offset = $3 AND lifecycle_seq = $7`,
               // No event applied yet: the clock stays as stored.
               [
                 batch.topic,
@@ -124,6 +133,7 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
                 batch.newOffset,
                 batch.owner,
                 Number.isFinite(lc.clock) ? lc.clock : null,
+                lc.seq,
               ],
             );
       if (fence.rowCount !== 1) {
@@ -143,12 +153,12 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
         );
         await client.query(MERGE_SQL, [batch.partition]);
       }
-      let expired: { points: number; lots: number; released?: number } | undefined;
+      let expired: (SqlExpiry & { released?: number }) | undefined;
       if (lc !== undefined) {
         // The held users' rows first: afterwards the only lots expired at the clock are those of users not held.
         await writeLotChanges(client, batch.partition, lc.lots);
         if (lc.expireUnheld) {
-          expired = await expireUnheld(client, batch.partition, lc.clock, lc.rulesVersionId);
+          expired = await expireDue(client, batch.partition, lc.clock, lc.rulesVersionId, lc.maxExpiryLots);
           if (lc.countReleasedSince !== null)
             expired.released = await releasedPoints(client, batch.partition, lc.countReleasedSince, lc.clock);
         }
@@ -176,7 +186,8 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
         await ensureStagingTable(client);
         // Outside the transaction: a partition created here is visible to every engine at once, and its lock is not held through the flush.
         await ensureLedgerPartitions(client, batch.ledgerDays);
-        // The days of the expire rows written in SQL (expiry moments are midnights: one day each).
+        // The days of the expire rows written in SQL (expiry moments are midnights: one day each); a
+        // superset of what the bounded expiry writes, found with one index probe per moment.
         const lc = batch.lifecycle;
         if (lc?.expireUnheld === true)
           await ensureLedgerPartitions(client, (await expiringMoments(client, batch.partition, lc.clock)).map(utcDay));

@@ -18,11 +18,23 @@ const rules = parseRules(LIFECYCLE_RULES);
 type Msg = { tick: number } | { user: string; type: string; amount: number; at: number; extra?: object };
 
 /** A partition actor under the lifecycle rules, driven directly (no consumer, no thread). */
-function actor(pool: pg.Pool, offset: number, cacheUsers = 1000): PartitionActor {
-  return new PartitionActor('lc-topic', 0, 1, offset, {
+function actor(
+  pool: pg.Pool,
+  offset: number,
+  cacheUsers = 1000,
+  topic = 'lc-topic',
+  expiryBatchLots = 2000,
+): PartitionActor {
+  return new PartitionActor(topic, 0, 1, offset, {
     pool,
     rules: () => rules,
-    limits: { maxMessageBytes: 65536, cacheUsers, ledgerRetentionMs: 36_500 * DAY, ledgerFutureMs: 7 * DAY },
+    limits: {
+      maxMessageBytes: 65536,
+      cacheUsers,
+      ledgerRetentionMs: 36_500 * DAY,
+      ledgerFutureMs: 7 * DAY,
+      expiryBatchLots,
+    },
     owner: 'test',
     onRetry: () => undefined,
   });
@@ -171,5 +183,42 @@ describe('the partition actor under a lifecycle block', () => {
       } while (before !== null);
       expect(paged, `limit ${limit}`).toEqual(all);
     }
+  });
+
+  it('fences a stale owner whose flush only expires (no offset moves): a user loaded meanwhile is expired once', async () => {
+    const topic = 'lc-seq';
+    const D = Date.UTC(2025, 5, 10);
+    const start = await openPartitionOffset(db.pool, topic, 0);
+    const x = actor(db.pool, start, 1000, topic);
+    // ed0 and ed1 expire first (D - 1 d), ed9 at D: a share of 2 lots leaves ed9 due in SQL.
+    await x.process(
+      batch(start, [
+        { user: 'ed0', type: 'adjust', amount: 10, at: D - 5 * DAY, extra: { expires_at: iso(D - DAY) } },
+        { user: 'ed1', type: 'adjust', amount: 11, at: D - 5 * DAY, extra: { expires_at: iso(D - DAY) } },
+        { user: 'ed9', type: 'adjust', amount: 19, at: D - 5 * DAY, extra: { expires_at: iso(D) } },
+      ]),
+    );
+    expect(await x.flush()).toBe('ok');
+    // A (holding none of them) moves the clock past D: its flush expires 2 lots and reports a backlog.
+    const a = actor(db.pool, start + 3, 1000, topic, 2);
+    await a.process(batch(start + 3, [{ tick: D + 3_600_000 }]), true);
+    expect(a.lifecycle?.expiryBacklog).toBe(true);
+    expect([await balance('ed0'), await balance('ed1'), await balance('ed9')]).toEqual([0, 0, 19]);
+    // B takes the partition over and loads ed9 (due lot still in SQL): settled in memory, not committed yet.
+    const b = actor(db.pool, await openPartitionOffset(db.pool, topic, 0), 1000, topic, 2);
+    await b.process(batch(start + 4, [{ user: 'ed9', type: 'purchase', amount: 5, at: D + 7_200_000 }]));
+    // A, stale, flushes its backlog: no event, so no offset moves; it expires ed9 in SQL.
+    expect(await a.flush()).toBe('ok');
+    expect(await balance('ed9')).toBe(0);
+    // B's flush must not expire ed9 a second time: lifecycle_seq moved, so it is fenced.
+    expect(await b.flush()).toBe('fenced');
+    const c = actor(db.pool, await openPartitionOffset(db.pool, topic, 0), 1000, topic, 2);
+    await c.process(batch(start + 4, [{ user: 'ed9', type: 'purchase', amount: 5, at: D + 7_200_000 }]), true);
+    expect(await balance('ed9')).toBe(5);
+    expect((await rows('ed9')).map((r) => [r[0], r[1], r[2]])).toEqual([
+      ['adjust', 19, 19],
+      ['expire', -19, 0],
+      ['purchase', 5, 5],
+    ]);
   });
 });

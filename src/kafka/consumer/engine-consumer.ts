@@ -164,16 +164,28 @@ export class EngineConsumer {
       task = { op: 'flush', ...address, ...this.rulesFor(h) };
     } else {
       const builder = h.takeBatch();
-      if (builder === undefined) return;
+      if (builder === undefined) {
+        // Nothing to apply, but due lots wait in Postgres: a flush expires the next bounded share of them.
+        if (!h.expiryBacklog) return;
+        h.beginTask(0);
+        task = { op: 'flush', ...address, ...this.rulesFor(h) };
+        this.run(h, task);
+        return;
+      }
       // Size new builders like the last well-filled batch, so they rarely grow.
       if (builder.count * 2 >= builder.capacity)
         this.batchBytesHint = Math.ceil((builder.bytesUsed / builder.count) * builder.capacity * 1.1) + 1024;
       const batch = builder.finish();
       h.beginTask(batch.count);
       // The count limit is judged with this batch applied, so the actor never holds more than the limit plus one batch.
-      const flush = this.policy.due(h.pending + batch.count, h.pendingSince || now, now);
+      // With an expiry backlog every batch commits: each flush carries a bounded share of it.
+      const flush = h.expiryBacklog || this.policy.due(h.pending + batch.count, h.pendingSince || now, now);
       task = { op: 'process', ...address, batch, flush, ...this.rulesFor(h) };
     }
+    this.run(h, task);
+  }
+
+  private run(h: PartitionHandle, task: ActorTask): void {
     this.actors.run(task).then(
       (r) => this.onResult(h, task, r),
       (e: unknown) => this.onTaskError(h, e),
@@ -206,6 +218,7 @@ export class EngineConsumer {
     }
     this.advance(h, r.committedOffset);
     h.recordPending(r.pending, Date.now());
+    h.expiryBacklog = r.lifecycle?.expiryBacklog ?? false;
     this.metrics.queueDepth.set({ partition: String(h.partition) }, h.unflushed());
     h.applyBackpressure();
     this.dispatch(h);

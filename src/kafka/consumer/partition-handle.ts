@@ -29,6 +29,8 @@ export class PartitionHandle {
   /** Unflushed events in the actor, as of its last result, and since when there have been some (ms; 0 = none). */
   pending = 0;
   pendingSince = 0;
+  /** The actor's last result said due lots still wait in Postgres: it gets flushes (with or without events) until none do. */
+  expiryBacklog = false;
   /** Rules version last sent with a task of this partition. */
   rulesVersion = '';
   /** Messages below this offset are queued or applied already: dropped. */
@@ -162,5 +164,6 @@ export class PartitionHandle {
     this.queue = [];
     this.pending = 0;
     this.pendingSince = 0;
+    this.expiryBacklog = false;
   }
 }

@@ -21,7 +21,7 @@ describe('crossesMidnight', () => {
 describe('LotKeeper', () => {
   it('loads a user with its lots, its debt (lots less balance) and, for older points, a never-expiring lot', () => {
     const k = new LotKeeper();
-    k.load(D(10), 3);
+    k.load(D(10), 3, 0, false);
     k.adopt(0, [{ available: D(1), expiry: D(400), remaining: 30 }], 30);
     expect([k.bookOf(0).debt, k.bookOf(0).spendableAt(k.clock)]).toEqual([0, 30]);
     k.adopt(1, [{ available: D(1), expiry: D(400), remaining: 30 }], 50); // 20 points from before the block
@@ -38,7 +38,7 @@ describe('LotKeeper', () => {
 
   it('asks for a scan and an SQL expiry only once a midnight passed, and settles into rows', () => {
     const k = new LotKeeper();
-    k.load(D(10) + 5, 0);
+    k.load(D(10) + 5, 0, 0, false);
     k.adopt(0, [{ available: D(1), expiry: D(11), remaining: 9 }], 9);
     k.advance(D(10) + 100);
     expect([k.needsScan(), k.needsSqlExpiry()]).toEqual([false, false]);
@@ -58,5 +58,18 @@ describe('LotKeeper', () => {
     k.committedClock = k.clock;
     expect(k.needsSqlExpiry()).toBe(false);
     expect(NEVER).toBe(Infinity);
+  });
+
+  it('keeps asking for an SQL expiry while a backlog is left, without a midnight passing', () => {
+    const k = new LotKeeper();
+    k.load(D(10) + 5, 0, 7, true); // a previous owner left lots due at the stored clock
+    expect([k.seq, k.needsSqlExpiry(), k.crossedSinceCommit()]).toEqual([7, true, false]);
+    k.backlog = false; // a flush expired fewer than its bound
+    expect(k.needsSqlExpiry()).toBe(false);
+    k.advance(D(11));
+    expect([k.needsSqlExpiry(), k.crossedSinceCommit()]).toEqual([true, true]);
+    k.backlog = true;
+    k.reset(); // a fence or a switch of the block: the backlog is looked for again at the next load
+    expect(k.backlog).toBe(false);
   });
 });

@@ -18,8 +18,15 @@ describe('recordResult: the lifecycle metrics', () => {
   it('counts expired and released points, and keeps open lots and clock lag per partition', async () => {
     const m = createMetrics();
     const clock = Date.now() - 90_000;
-    recordResult(m, result({ lifecycle: { clock, openLots: 12, expiredPoints: 30, releasedPoints: 7 } }), 3);
-    recordResult(m, result({ lifecycle: { clock: null, openLots: 0, expiredPoints: 5, releasedPoints: 0 } })); // a closing partition
+    recordResult(
+      m,
+      result({ lifecycle: { clock, openLots: 12, expiredPoints: 30, releasedPoints: 7, expiryBacklog: false } }),
+      3,
+    );
+    recordResult(
+      m,
+      result({ lifecycle: { clock: null, openLots: 0, expiredPoints: 5, releasedPoints: 0, expiryBacklog: false } }),
+    ); // a closing partition
     const text = await m.registry.metrics();
     expect(text).toMatch(/^loyalty_points_expired_total 35$/m);
     expect(text).toMatch(/^loyalty_points_released_total 7$/m);
