@@ -32,7 +32,12 @@ import { buildEngine, startEngineChild, table } from './support.js';
  * GET /points of sampled filled users must never show the expired points once the step's clock is
  * stored. Then every lot, balance and expire row is checked, and on a second, identical fill one bounded
  * expiry statement runs under EXPLAIN ANALYZE and ten more are timed.
- *   npx tsx bench/lifecycle-expiry.ts [--lots 1000000] [--rate 20] [--batch-lots N] [--max-wait 300] [--no-explain] [--keep]
+ * With `--held N` the first N filled users are held by the engine when the step comes: before it, each
+ * gets one refund of a purchase it does not have (refused, a dead letter: the user is loaded with its
+ * lots, and nothing of it changes), so their lots expire in the actor's memory (the flush that passes
+ * M settles every held user), not in SQL. ACTOR_CACHE_USERS is raised to N + 10,000 when the default
+ * (200,000) would not hold them all.
+ *   npx tsx bench/lifecycle-expiry.ts [--lots 1000000] [--held N] [--rate 20] [--batch-lots N] [--max-wait 300] [--no-explain] [--keep]
  */
 
 const PARTITION = 0;
@@ -46,12 +51,17 @@ const { values } = parseArgs({
     'batch-lots': { type: 'string' },
     'no-explain': { type: 'boolean' },
     keep: { type: 'boolean' },
+    held: { type: 'string' },
   },
 });
 const LOTS = Number(values.lots ?? 1_000_000);
 const RATE = Number(values.rate ?? 20);
 const MAX_WAIT_S = Number(values['max-wait'] ?? 300);
 const BATCH_LOTS = values['batch-lots'];
+/** Filled users (exp-0 .. exp-(N-1)) the engine holds in memory when the step comes: each gets one event before it. */
+const HELD = Number(values.held ?? 0);
+/** The engine's ACTOR_CACHE_USERS default (src/config/env.ts); raised when --held needs more. */
+const CACHE_USERS = Math.max(200_000, HELD + 10_000);
 /** The engine's EXPIRY_BATCH_LOTS default (src/config/env.ts), for the statement timed on the second fill. */
 const BATCH_FOR_TIMING = Number(BATCH_LOTS ?? 2000);
 const log = (l: string): void => void process.stderr.write(`[expiry] ${l}\n`);
@@ -185,6 +195,7 @@ async function main(): Promise<void> {
     FLUSH_MAX_AGE_MS: String(flushMaxAgeMs),
     HTTP_PORT: String(port),
     ...(BATCH_LOTS !== undefined && { EXPIRY_BATCH_LOTS: BATCH_LOTS }),
+    ...(CACHE_USERS !== 200_000 && { ACTOR_CACHE_USERS: String(CACHE_USERS) }),
   });
 
   // Commits of partition 0 (next_offset or lifecycle_seq moved: a flush that only expires moves no
@@ -266,9 +277,20 @@ async function main(): Promise<void> {
     await producer.send({ topic, messages: [{ key: user, value: JSON.stringify(body), partition: PARTITION }] });
     return offset;
   };
+  // Many messages in one send (the held users' events): offsets follow the order given.
+  const sendMany = async (bodies: { user_id: string }[]): Promise<void> => {
+    const messages = bodies.map((b) => {
+      sentAt.push(performance.now());
+      return { key: b.user_id, value: JSON.stringify(b), partition: PARTITION };
+    });
+    await producer.send({ topic, messages });
+  };
   const gapMs = 1000 / RATE;
   let k = 0;
+  /** Offsets of the trickle's events (latency before and after the step is theirs). */
+  const trickleOffsets: number[] = [];
   const trickle = async (baseMs: number): Promise<void> => {
+    trickleOffsets.push(sentAt.length);
     await send(`trickle-${k % 100}`, baseMs + k * 10);
     k++;
     await new Promise((res) => setTimeout(res, gapMs));
@@ -286,6 +308,32 @@ async function main(): Promise<void> {
       await trickle(M - 5 * 60_000);
     }
     while (stored < sentAt.length) await new Promise((res) => setTimeout(res, 20));
+    if (HELD > 0) {
+      // Load the held users: one refused refund each, before M (the clock stays before M).
+      const t0 = performance.now();
+      for (let i = 0; i < HELD; i += 5000) {
+        const bodies = [];
+        for (let j = i; j < Math.min(HELD, i + 5000); j++)
+          bodies.push({
+            user_id: `exp-${j}`,
+            event_type: 'refund',
+            amount: 1,
+            original_event_id: 'none',
+            timestamp: new Date(M - 4 * 60_000).toISOString(),
+            event_id: `h-${j}`,
+          });
+        await sendMany(bodies);
+      }
+      while (stored < sentAt.length) {
+        if (engine.proc.exitCode !== null) throw new Error(`engine exited with ${engine.proc.exitCode}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      log(`${HELD} held users loaded (their events committed) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      // The trickle again for 5 s, so that "before the step" is the trickle's steady latency.
+      const t1 = performance.now();
+      while (performance.now() - t1 < 5000) await trickle(M - 3 * 60_000);
+      while (stored < sentAt.length) await new Promise((res) => setTimeout(res, 20));
+    }
     const preCount = sentAt.length;
     before = await scrape(port);
     log(`warm: ${preCount} events committed; producing the step (event time M + 1 s)`);
@@ -333,10 +381,12 @@ async function main(): Promise<void> {
 
   // Figures.
   const latency = (o: number): number => (committedAt[o] ?? NaN) - sentAt[o]!;
-  const pre = Array.from({ length: stepOffset }, (_, o) => latency(o)).slice(Math.floor(stepOffset / 2));
-  const post = Array.from({ length: sentAt.length - stepOffset - 1 }, (_, i) => latency(stepOffset + 1 + i)).filter(
-    (x) => !Number.isNaN(x),
-  );
+  const preOffsets = trickleOffsets.filter((o) => o < stepOffset);
+  const pre = preOffsets.slice(Math.floor(preOffsets.length / 2)).map(latency);
+  const post = trickleOffsets
+    .filter((o) => o > stepOffset)
+    .map(latency)
+    .filter((x) => !Number.isNaN(x));
   const stepSent = sentAt[stepOffset]!;
   // The longest time without a commit while the step was pending or after it.
   let longestGap = 0;
@@ -481,7 +531,7 @@ async function main(): Promise<void> {
   console.log(`\nnpx tsx bench/lifecycle-expiry.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
   console.log(
     `${expiringLots} lots (${expiringPoints} points) expiring at ${mIso} in partition ${PARTITION} of ${PARTITIONS}, ` +
-      `${Number(expected.extra)} later lots; users not held by the engine (expired in SQL); trickle ${RATE} events/s; ` +
+      `${Number(expected.extra)} later lots; ${HELD > 0 ? `${HELD} of the users held by the engine (ACTOR_CACHE_USERS=${CACHE_USERS}), the rest` : 'users'} not held (expired in SQL); trickle ${RATE} events/s; ` +
       `FLUSH_MAX_AGE_MS=${flushMaxAgeMs}; fill ${fillSeconds.toFixed(1)} s\n`,
   );
   console.log(

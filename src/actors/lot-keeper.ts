@@ -23,6 +23,12 @@ export class LotKeeper {
   committedClock = -Infinity;
   /** Every held user is settled at this clock (the flush's scan); users loaded since are settled before their events. */
   private settledClock = -Infinity;
+  /**
+   * The scan under way (a midnight passed since settledClock): held users in slots below `next` are
+   * settled at `clock` or later, the rest perhaps not yet (each flush settles a bounded share). Null:
+   * none under way.
+   */
+  private pass: { clock: number; next: number } | null = null;
   /** consumer_offsets.lifecycle_seq as of the last commit (or load): the fence of every lifecycle flush. */
   seq = 0;
   /**
@@ -45,11 +51,13 @@ export class LotKeeper {
     this.seq = seq;
     this.backlog = backlog;
     this.books = [];
+    this.pass = null;
     this.loaded = true;
   }
 
   reset(): void {
     this.books = [];
+    this.pass = null;
     this.loaded = false;
     this.backlog = false;
   }
@@ -102,15 +110,38 @@ export class LotKeeper {
     return b === undefined ? 0 : b.settle(this.clock, this.rows);
   }
 
-  /** True when the flush must settle every held user first (a midnight passed since the last scan). */
+  /** True when the flush must settle held users first (a midnight passed since the last whole scan, or one is under way). */
   needsScan(): boolean {
-    return crossesMidnight(this.settledClock, this.clock);
+    return this.pass !== null || crossesMidnight(this.settledClock, this.clock);
   }
 
-  /** Calls `visit` for every held user with a book; afterwards every held user is settled at the clock. */
-  scan(visit: (slot: number) => void): void {
-    for (let s = 0; s < this.books.length; s++) if (this.books[s] !== undefined) visit(s);
-    this.settledClock = this.clock;
+  /**
+   * True while held users may be unsettled at the clock (a scan is under way): their due lots are still
+   * in Postgres, so the SQL expiry must wait (it would expire them a second time), and flushes must
+   * keep coming until the scan ends.
+   */
+  get scanning(): boolean {
+    return this.pass !== null;
+  }
+
+  /**
+   * Calls `visit` (which settles the user and returns the lots it expired) for held users with a book in
+   * slot order, from where the last call stopped, until `maxLots` lots expired; restarts from the first
+   * slot when a midnight passed since the scan began. Returns true when the scan is done: every held
+   * user is settled at the clock (users loaded meanwhile were settled at their load).
+   */
+  scan(visit: (slot: number) => number, maxLots = Infinity): boolean {
+    if (this.pass === null || crossesMidnight(this.pass.clock, this.clock)) this.pass = { clock: this.clock, next: 0 };
+    const p = this.pass;
+    let lots = 0;
+    while (p.next < this.books.length && lots < maxLots) {
+      const s = p.next++;
+      if (this.books[s] !== undefined) lots += visit(s);
+    }
+    if (p.next < this.books.length) return false;
+    this.settledClock = p.clock;
+    this.pass = null;
+    return true;
   }
 
   /** True when a midnight passed since the stored clock: lots of users not held may have become due. */

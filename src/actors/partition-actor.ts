@@ -496,7 +496,7 @@ export class PartitionActor {
 
   /** Commits everything pending with the new offset; on a fence, drops all state and starts over at the stored offset. */
   async flush(): Promise<'ok' | 'fenced'> {
-    // Due lots left in Postgres: a flush without events still expires the next share of them.
+    // Due lots left in Postgres, or held users left to settle: a flush without events still does the next share.
     const backlog = this.lifecycleOn && this.lots.loaded && this.lots.backlog;
     if (this.nextOffset === this.committedOffset && this.pendingEvents === 0 && !backlog) return 'ok';
     const started = performance.now();
@@ -548,10 +548,11 @@ export class PartitionActor {
         k.backlog = true;
       } else {
         k.openLots += lifecycle.opened - (outcome.expired?.lots ?? 0);
-        k.backlog = outcome.expired?.more ?? false;
+        // Held users left to settle: their due lots wait, and so does the SQL expiry (it runs once the scan ends).
+        k.backlog = k.scanning || (outcome.expired?.more ?? false);
       }
       this.tally.expiredPoints += this.uncommittedExpired + (outcome.expired?.points ?? 0);
-      this.tally.releasedPoints += outcome.expired?.released ?? 0;
+      this.tally.releasedPoints += outcome.released ?? 0;
       this.uncommittedExpired = 0;
     }
     this.dirtyUsers = [];
@@ -564,18 +565,27 @@ export class PartitionActor {
   }
 
   /**
-   * The lifecycle's part of a flush. Every held user must be settled at the clock before the commit
-   * that stores it (the SQL expiry that follows covers only users not held), so when a midnight
-   * passed since the last scan every held user is settled now.
+   * The lifecycle's part of a flush. When a midnight passed, held users are settled at the clock, a
+   * bounded share per flush (EXPIRY_BATCH_LOTS expired lots, whole users), flush after flush until all
+   * are. A held user not yet settled keeps in Postgres the lots and balance last written (the API
+   * leaves due lots out), and is settled before any event of its own anyway. The SQL expiry of users
+   * not held runs only once every held user is settled and its deletes written (in this flush, before
+   * the statement, or earlier): before that it would find held users' due lots and expire them twice.
    */
   private lifecycleFlush(): { flush: LifecycleFlush; opened: number } {
     const t = this.users;
     const k = this.lots;
-    if (k.needsScan())
+    const bound = this.deps.limits.expiryBatchLots ?? DEFAULT_EXPIRY_BATCH_LOTS;
+    const settled =
+      !k.needsScan() ||
       k.scan((s) => {
-        if (t.ids[s] === '' || t.ids[s] === undefined) k.forget(s);
-        else if (k.settle(s) > 0) this.writeExpiry(s, k.rows, t.lastOffset[s]!, this.rulesId);
-      });
+        if (t.ids[s] === '' || t.ids[s] === undefined) {
+          k.forget(s);
+          return 0;
+        }
+        if (k.settle(s) > 0) this.writeExpiry(s, k.rows, t.lastOffset[s]!, this.rulesId);
+        return k.rows.lots;
+      }, bound);
     const changes = new LotChanges();
     let opened = 0;
     for (const s of this.dirtyUsers) opened += k.collect(s, t.ids[s]!, changes);
@@ -586,10 +596,10 @@ export class PartitionActor {
         clock: k.clock,
         seq: k.seq,
         lots: changes,
-        expireUnheld: k.needsSqlExpiry(),
-        maxExpiryLots: this.deps.limits.expiryBatchLots ?? DEFAULT_EXPIRY_BATCH_LOTS,
+        expireUnheld: settled && k.needsSqlExpiry(),
+        maxExpiryLots: bound,
         rulesVersionId: this.rulesId,
-        // Once per midnight passed, not per flush of a backlog.
+        // Once per midnight passed, not per flush of a backlog (counted whether or not the SQL expiry runs).
         countReleasedSince: crossed && pendingLots && Number.isFinite(k.committedClock) ? k.committedClock : null,
       },
       opened,

@@ -6,13 +6,17 @@ export class ExpiryRows {
   /** Pairs: at (expiry moment, ms), points. */
   private readonly pairs: number[] = [];
   length = 0;
+  /** Lots added since the reset (one add per lot; rows of the same moment join). */
+  lots = 0;
 
   reset(): void {
     this.length = 0;
+    this.lots = 0;
   }
 
   /** Adds `points` expiring at `at`; joins the last row when it has the same moment. */
   add(at: number, points: number): void {
+    this.lots++;
     const n = this.length;
     if (n > 0 && this.pairs[2 * n - 2] === at) {
       this.pairs[2 * n - 1]! += points;

@@ -40,20 +40,24 @@ export interface FlushBatch {
 export interface LifecycleFlush {
   /** The partition's clock (ms), stored with the offset. */
   clock: number;
-  /** Lot rows of the users the actor holds; the actor has settled every one of them at the clock. */
+  /** Lot rows of the users the actor holds (those it settled so far, and those with events). */
   lots: LotChanges;
   /** consumer_offsets.lifecycle_seq this writer believes is stored: the fence of flushes that move no offset (sql/006). */
   seq: number;
   /**
    * Expire due lots of users the actor does not hold, at the clock: after a midnight passed since the
    * stored clock, and while an earlier flush left some (each flush expires at most `maxExpiryLots`).
+   * Only when the actor has settled every held user at the clock (due lots left then are not theirs).
    */
   expireUnheld: boolean;
   /** The bound of expireUnheld: lots (whole users) per flush. */
   maxExpiryLots: number;
   /** rules_versions id for the expire rows written in SQL. */
   rulesVersionId: number;
-  /** With expireUnheld and pending lots: the stored clock, to count the points that became spendable since (a metric). */
+  /**
+   * After a midnight passed since the stored clock, with pending lots: the stored clock, to count the
+   * points that became spendable since (a metric; counted by this flush whether or not it expires in SQL).
+   */
   countReleasedSince: number | null;
 }
 
@@ -61,7 +65,9 @@ export type FlushOutcome =
   | {
       kind: 'committed';
       /** What the flush expired in SQL (users the actor does not hold); absent when it did not run that expiry. */
-      expired?: SqlExpiry & { released?: number };
+      expired?: SqlExpiry;
+      /** Points released since countReleasedSince; absent when not counted. */
+      released?: number;
     }
   | { kind: 'fenced'; storedOffset: number | null };
 
@@ -153,15 +159,16 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
         );
         await client.query(MERGE_SQL, [batch.partition]);
       }
-      let expired: (SqlExpiry & { released?: number }) | undefined;
+      let expired: SqlExpiry | undefined;
+      let released: number | undefined;
       if (lc !== undefined) {
-        // The held users' rows first: afterwards the only lots expired at the clock are those of users not held.
+        // The held users' rows first: with every held user settled (expireUnheld is only asked for then),
+        // the only lots expired at the clock afterwards are those of users not held.
         await writeLotChanges(client, batch.partition, lc.lots);
-        if (lc.expireUnheld) {
+        if (lc.expireUnheld)
           expired = await expireDue(client, batch.partition, lc.clock, lc.rulesVersionId, lc.maxExpiryLots);
-          if (lc.countReleasedSince !== null)
-            expired.released = await releasedPoints(client, batch.partition, lc.countReleasedSince, lc.clock);
-        }
+        if (lc.countReleasedSince !== null)
+          released = await releasedPoints(client, batch.partition, lc.countReleasedSince, lc.clock);
       }
       await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`, batch.ledger);
       await copyIn(client, `COPY dead_letters (${DEAD_LETTER_COLUMNS}) FROM STDIN`, batch.deadLetters);
@@ -179,7 +186,11 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
           ],
         );
       }
-      return expired === undefined ? { kind: 'committed' as const } : { kind: 'committed' as const, expired };
+      return {
+        kind: 'committed' as const,
+        ...(expired !== undefined && { expired }),
+        ...(released !== undefined && { released }),
+      };
     },
     {
       before: async (client) => {

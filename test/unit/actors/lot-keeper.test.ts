@@ -72,4 +72,54 @@ describe('LotKeeper', () => {
     k.reset(); // a fence or a switch of the block: the backlog is looked for again at the next load
     expect(k.backlog).toBe(false);
   });
+
+  it('settles held users a bounded share per scan, restarting when another midnight passes', () => {
+    const k = new LotKeeper();
+    k.load(D(10) + 5, 0, 0, false);
+    // Six users with a lot expiring at D(11) (user 2 two of them: one row, two lots), slot 4 without a book,
+    // user 7 with nothing due.
+    for (const s of [0, 1, 3, 5, 6]) k.adopt(s, [{ available: D(1), expiry: D(11), remaining: 10 + s }], 10 + s);
+    k.adopt(
+      2,
+      [
+        { available: D(1), expiry: D(11), remaining: 12 },
+        { available: D(2), expiry: D(11), remaining: 4 },
+      ],
+      16,
+    );
+    k.adopt(7, [{ available: D(1), expiry: D(40), remaining: 3 }], 3);
+    k.advance(D(11) + 1);
+    const visit = (seen: number[]) => (s: number) => {
+      seen.push(s);
+      k.settle(s);
+      return k.rows.lots;
+    };
+    const first: number[] = [];
+    expect(k.scan(visit(first), 2)).toBe(false); // two lots: users 0 and 1
+    expect(first).toEqual([0, 1]);
+    expect([k.scanning, k.needsScan()]).toEqual([true, true]);
+    const second: number[] = [];
+    expect(k.scan(visit(second), 2)).toBe(false);
+    expect(second).toEqual([2]); // whole users: user 2's two lots reach the bound
+    expect([k.rows.length, k.rows.lots, k.rows.points(0)]).toEqual([1, 2, 16]);
+    expect(k.scan(visit(second), 1)).toBe(false);
+    expect(second).toEqual([2, 3]);
+    // Another midnight: the scan starts over (users 0..3 were settled at the older clock only).
+    k.advance(D(12) + 1);
+    const third: number[] = [];
+    expect(k.scan(visit(third), 100)).toBe(true);
+    expect(third).toEqual([0, 1, 2, 3, 5, 6, 7]);
+    expect([k.scanning, k.needsScan()]).toEqual([false, false]);
+    // Every due lot expired: users 0..3 in the first scans, 5 and 6 in the last (slot 4 has no book).
+    expect([0, 1, 2, 3, 5, 6].map((s) => k.bookOf(s).spendableAt(k.clock))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(k.bookOf(7).spendableAt(k.clock)).toBe(3);
+    k.advance(D(13) + 1);
+    expect(k.needsScan()).toBe(true);
+    expect(k.scan(visit([]), 1)).toBe(true); // nothing due: one call visits everyone
+    k.advance(D(14) + 1);
+    k.scan(visit([]), 0);
+    expect(k.scanning).toBe(true);
+    k.reset(); // a fence: the books are dropped, and so is the scan
+    expect(k.scanning).toBe(false);
+  });
 });
