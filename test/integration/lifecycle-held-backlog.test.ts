@@ -1,12 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { committedEvents } from '../../src/store/offsets.js';
 import { produceMessages } from '../../tools/simulator/produce.js';
-import { LIFECYCLE_RULES, lifecycleMessage, type LifecycleEvent } from '../../tools/simulator/lifecycle-stream.js';
-import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+import { lifecycleMessage, type LifecycleEvent } from '../../tools/simulator/lifecycle-stream.js';
+import { engineEnv, startEngineProcess } from './support/engine-process.js';
+import { expectExactEnd, lifecycleSuite, shownWrongly, type PointsBody } from './support/lifecycle-suite.js';
+import { freshTopic, stackEnv, waitFor } from './support/stack.js';
 import { LifecycleReplay } from './lifecycle-replay.js';
 
 const DAY = 86_400_000;
@@ -15,12 +13,6 @@ const HELD = 1500;
 const COLD = 500;
 /** A tiny EXPIRY_BATCH_LOTS: settling the held users takes hundreds of flushes, then the SQL expiry of the others. */
 const BATCH_LOTS = 5;
-
-interface PointsBody {
-  points: number;
-  pending_points: number;
-  next_expiry: { points: number; at: string } | null;
-}
 
 /**
  * Many lots of users the engine holds in memory become due at one clock step. The flush that passes
@@ -31,20 +23,10 @@ interface PointsBody {
  * balance equals the independent replay with one expire row per user and moment.
  */
 describe('held users whose lots become due at one step, settled in bounded shares', () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  const engines: EngineProcess[] = [];
-  const rulesFile = path.join(tmpdir(), `lifecycle-held-backlog-rules-${process.pid}.yaml`);
-
-  beforeAll(async () => {
-    db = await freshDatabase();
-    writeFileSync(rulesFile, LIFECYCLE_RULES);
-  });
-  afterAll(async () => {
-    await Promise.all(engines.splice(0).map((e) => e.stop('SIGKILL')));
-    await db.drop();
-  });
+  const suite = lifecycleSuite('lifecycle-held-backlog');
 
   it('settles held users over many flushes, expires each lot once, and ends exact against the replay', async () => {
+    const { db, engines, rulesFile } = suite;
     const { topic } = await freshTopic(1);
     const B = Math.floor(Date.now() / DAY) * DAY - 10 * DAY;
     let n = 0;
@@ -146,16 +128,7 @@ describe('held users whose lots become due at one step, settled in bounded share
         items: { expires_at: string | null }[];
       };
       if ((await dueLeft('hl')) > 0 && heldBefore > 0) heldSweeps++;
-      sample.forEach((u, j) => {
-        const want = replay.state(u);
-        const g = got[j]!;
-        const nextAt = g.next_expiry === null ? Infinity : Date.parse(g.next_expiry.at);
-        if (g.points !== want.points || g.pending_points !== want.pending || nextAt <= B + 7 * DAY)
-          wrong.push(`${u}: ${JSON.stringify(g)}, replay ${want.points}/${want.pending}`);
-      });
-      for (const l of lots.items)
-        if (l.expires_at !== null && Date.parse(l.expires_at) <= B + 7 * DAY)
-          wrong.push(`${sample[0]}: due lot listed ${l.expires_at}`);
+      wrong.push(...shownWrongly(replay, sample, got, { user: sample[0]!, items: lots.items }, B + 7 * DAY));
       if (!produced && sweep === 1) {
         await produceMessages(stackEnv().brokers, topic, later.map(lifecycleMessage));
         produced = true;
@@ -174,33 +147,6 @@ describe('held users whose lots become due at one step, settled in bounded share
       50,
     );
 
-    // Every user against the replay.
-    const mismatches: string[] = [];
-    for (const u of replay.users.keys()) {
-      const want = replay.state(u);
-      const got = await read(u);
-      if (got.points !== want.points || got.pending_points !== want.pending)
-        mismatches.push(`${u}: engine ${got.points}/${got.pending_points}, replay ${want.points}/${want.pending}`);
-    }
-    expect(mismatches.slice(0, 5)).toEqual([]);
-    // The ledger adds up to every balance; one expire row per user and moment, each due lot's, summing to the replay's.
-    const sums = await db.pool.query<{ user_id: string; ledger: string; points: string }>(
-      `SELECT b.user_id, b.points, COALESCE(sum(t.points) FILTER (WHERE t.status = 'applied'), 0) AS ledger
-       FROM balances b LEFT JOIN point_transactions t USING (user_id) GROUP BY b.user_id, b.points`,
-    );
-    expect(sums.rows.filter((r) => Number(r.ledger) !== Number(r.points))).toEqual([]);
-    const expires = await db.pool.query<{ rows: string; pairs: string; pts: string; moments: string }>(
-      `SELECT count(*) AS rows, count(DISTINCT (user_id, event_time)) AS pairs, -sum(points) AS pts,
-              count(DISTINCT event_time) AS moments
-       FROM point_transactions WHERE event_type = 'expire'`,
-    );
-    const x = expires.rows[0]!;
-    expect([Number(x.rows), Number(x.pairs), Number(x.moments)]).toEqual([dueLots, dueLots, 2]);
-    expect(Number(x.pts)).toBe(replay.expiredPoints);
-    // Metrics: expired points counted once (the engine under test expired them all), open lots as Postgres holds them.
-    const metrics = await (await fetch(`http://127.0.0.1:${e.port()}/metrics`)).text();
-    expect(metrics).toMatch(new RegExp(`^loyalty_points_expired_total ${replay.expiredPoints}$`, 'm'));
-    const open = Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM point_lots')).rows[0]!.n);
-    expect(metrics).toMatch(new RegExp(`^loyalty_open_lots\\{partition="0"\\} ${open}$`, 'm'));
+    await expectExactEnd({ db, port: e.port(), replay, dueLots, read });
   });
 });

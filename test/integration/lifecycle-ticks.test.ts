@@ -1,36 +1,19 @@
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { committedEvents } from '../../src/store/offsets.js';
 import { produceMessages } from '../../tools/simulator/produce.js';
-import { LIFECYCLE_RULES, lifecycleMessage } from '../../tools/simulator/lifecycle-stream.js';
+import { lifecycleMessage } from '../../tools/simulator/lifecycle-stream.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic, messageCount, stackEnv, waitFor } from './support/stack.js';
+import { lifecycleSuite, type PointsBody } from './support/lifecycle-suite.js';
+import { freshTopic, messageCount, stackEnv, waitFor } from './support/stack.js';
 
 const DAY = 86_400_000;
 
-interface PointsBody {
-  points: number;
-  pending_points: number;
-}
-
 /** Ticks move an idle partition's clock: lots expire though no event follows; a tick is never a row or a dead letter. */
 describe('clock ticks', () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  const engines: EngineProcess[] = [];
-  const rulesFile = path.join(tmpdir(), `lifecycle-ticks-rules-${process.pid}.yaml`);
-
-  beforeAll(async () => {
-    db = await freshDatabase();
-    writeFileSync(rulesFile, LIFECYCLE_RULES);
-  });
-  afterAll(async () => {
-    await Promise.all(engines.splice(0).map((e) => e.stop('SIGKILL')));
-    await db.drop();
-  });
+  const suite = lifecycleSuite('lifecycle-ticks');
 
   it('expire the lots of a partition without events, and only with ticks on', async () => {
+    const { db, engines, rulesFile } = suite;
     const { topic } = await freshTopic(2);
     // 380 days ago: pending at its own time, expired (365 days) by wall time.
     const at = Date.now() - 380 * DAY;

@@ -1,29 +1,16 @@
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { committedEvents } from '../../src/store/offsets.js';
 import { produceMessages } from '../../tools/simulator/produce.js';
-import {
-  LIFECYCLE_RULES,
-  lifecycleEvents,
-  lifecycleMessage,
-  type LifecycleEvent,
-} from '../../tools/simulator/lifecycle-stream.js';
-import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
+import { lifecycleEvents, lifecycleMessage, type LifecycleEvent } from '../../tools/simulator/lifecycle-stream.js';
+import { engineEnv, startEngineProcess } from './support/engine-process.js';
+import { lifecycleSuite, type PointsBody } from './support/lifecycle-suite.js';
 import { waitForDrain } from './support/scenario.js';
-import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+import { freshTopic, stackEnv, waitFor } from './support/stack.js';
 import { LifecycleReplay } from './lifecycle-replay.js';
 
 const EVENTS = 30_000;
 const PARTITIONS = 6;
 const DAY = 86_400_000;
-
-interface PointsBody {
-  points: number;
-  pending_points: number;
-  next_expiry: { points: number; at: string } | null;
-}
 
 /**
  * The points lifecycle end to end: two years of event time (pending points, expiry, late events,
@@ -31,20 +18,10 @@ interface PointsBody {
  * every user's spendable and pending points must equal an independent replay of the contract.
  */
 describe('points lifecycle on the real broker and Postgres', () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  const engines: EngineProcess[] = [];
-  const rulesFile = path.join(tmpdir(), `lifecycle-rules-${process.pid}.yaml`);
-
-  beforeAll(async () => {
-    db = await freshDatabase();
-    writeFileSync(rulesFile, LIFECYCLE_RULES);
-  });
-  afterAll(async () => {
-    await Promise.all(engines.splice(0).map((e) => e.stop('SIGKILL')));
-    await db.drop();
-  });
+  const suite = lifecycleSuite('lifecycle');
 
   it('keeps points and pending points exact through kills and a rebalance', async () => {
+    const { db, engines, rulesFile } = suite;
     const { topic } = await freshTopic(PARTITIONS);
     // Event time ends at today's midnight: the stream's clocks stay behind wall time (no event too far ahead).
     const endMs = Math.floor(Date.now() / DAY) * DAY;
