@@ -11,18 +11,11 @@ import { rulesVersionId } from '../store/rules-versions.js';
 import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, type FlushBatch, type FlushOutcome, type LifecycleFlush } from '../store/flush.js';
-import { readStoredOffset } from '../store/offsets.js';
+import { readLifecyclePosition, readStoredOffset } from '../store/offsets.js';
 import { loadUsers } from '../store/users.js';
 import { applyToLots } from '../lifecycle/event-lots.js';
 import type { ExpiryRows } from '../lifecycle/expiry-rows.js';
-import {
-  countLots,
-  EXPIRE_EVENT_ID,
-  hasDueLots,
-  LotChanges,
-  loadLots,
-  readLifecyclePosition,
-} from '../lifecycle/lot-sql.js';
+import { countLots, EXPIRE_EVENT_ID, hasDueLots, LotChanges, loadLots } from '../lifecycle/lot-sql.js';
 import { LotKeeper } from './lot-keeper.js';
 import { isTick, keyAt, valueAt, type PackedBatch } from './batch-codec.js';
 import { tickTime } from '../kafka/clock-tick.js';

@@ -168,31 +168,6 @@ export async function hasDueLots(pool: pg.Pool, partition: number, clock: number
   return r.rows[0]?.due === true;
 }
 
-/** The partition's stored position as the lifecycle fences it: next offset, clock (null: none) and lifecycle_seq (sql/006). */
-export interface LifecyclePosition {
-  offset: number;
-  clock: number | null;
-  seq: number;
-}
-
-export async function readLifecyclePosition(
-  pool: pg.Pool,
-  topic: string,
-  partition: number,
-): Promise<LifecyclePosition | null> {
-  const r = await pool.query<{ next_offset: string; c: string | null; lifecycle_seq: string }>(
-    `SELECT next_offset, ${tsToMs('clock')} AS c, lifecycle_seq FROM consumer_offsets WHERE topic = $1 AND partition = $2`,
-    [topic, partition],
-  );
-  const row = r.rows[0];
-  if (row === undefined) return null;
-  return {
-    offset: Number(row.next_offset),
-    clock: row.c === null ? null : Number(row.c),
-    seq: Number(row.lifecycle_seq),
-  };
-}
-
 /** Points of the partition's lots that became spendable in (from, to] and are not expired at `to` (a metric, counted once a day). */
 export async function releasedPoints(
   client: pg.PoolClient,

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { tsToMs } from '../lifecycle/lot-sql.js';
 
 // consumer_offsets: each partition's next offset. Flushes advance it under the fence (flush.ts); these read it.
 
@@ -88,12 +89,27 @@ export async function committedEvents(pool: pg.Pool, topic: string): Promise<num
   return Number(r.rows[0]?.total ?? 0);
 }
 
-/** The partition's lifecycle clock (ms) as last committed, or null when none was (sql/005). */
-export async function readStoredClock(pool: pg.Pool, topic: string, partition: number): Promise<number | null> {
-  const r = await pool.query<{ ms: string | null }>(
-    `SELECT (extract(epoch FROM clock) * 1000)::bigint AS ms FROM consumer_offsets WHERE topic = $1 AND partition = $2`,
+/** The partition's stored position as the lifecycle fences it: next offset, clock (null: none) and lifecycle_seq (sql/006). */
+export interface LifecyclePosition {
+  offset: number;
+  clock: number | null;
+  seq: number;
+}
+
+export async function readLifecyclePosition(
+  pool: pg.Pool,
+  topic: string,
+  partition: number,
+): Promise<LifecyclePosition | null> {
+  const r = await pool.query<{ next_offset: string; c: string | null; lifecycle_seq: string }>(
+    `SELECT next_offset, ${tsToMs('clock')} AS c, lifecycle_seq FROM consumer_offsets WHERE topic = $1 AND partition = $2`,
     [topic, partition],
   );
-  const ms = r.rows[0]?.ms;
-  return ms === null || ms === undefined ? null : Number(ms);
+  const row = r.rows[0];
+  if (row === undefined) return null;
+  return {
+    offset: Number(row.next_offset),
+    clock: row.c === null ? null : Number(row.c),
+    seq: Number(row.lifecycle_seq),
+  };
 }
