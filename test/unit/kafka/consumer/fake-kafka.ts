@@ -100,17 +100,22 @@ export class FakeActors implements ActorRunner {
   }
   answer(t: Pending, r: Partial<ActorResult> = {}): void {
     answered.add(t);
-    t.resolve({
-      status: 'ok',
-      nextOffset: 0,
-      committedOffset: 0,
-      pending: 0,
-      events: {},
-      deadLetters: {},
-      flush: null,
-      ...r,
-    });
+    t.resolve(actorResult(r));
   }
+}
+
+/** An actor's answer: nothing applied, nothing flushed, unless `r` says otherwise. */
+export function actorResult(r: Partial<ActorResult> = {}): ActorResult {
+  return {
+    status: 'ok',
+    nextOffset: 0,
+    committedOffset: 0,
+    pending: 0,
+    events: {},
+    deadLetters: {},
+    flush: null,
+    ...r,
+  };
 }
 const answered = new WeakSet<Pending>();
 

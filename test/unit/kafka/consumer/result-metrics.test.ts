@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { recordResult } from '../../../../src/kafka/consumer/result-metrics.js';
 import { createMetrics } from '../../../../src/metrics/registry.js';
-import type { ActorResult } from '../../../../src/actors/protocol.js';
-
-const result = (o: Partial<ActorResult> = {}): ActorResult => ({
-  status: 'ok',
-  nextOffset: 0,
-  committedOffset: 0,
-  pending: 0,
-  events: {},
-  deadLetters: {},
-  flush: null,
-  ...o,
-});
+import { actorResult } from './fake-kafka.js';
 
 describe('recordResult: the lifecycle metrics', () => {
   it('counts expired and released points, and keeps open lots and clock lag per partition', async () => {
@@ -20,12 +9,14 @@ describe('recordResult: the lifecycle metrics', () => {
     const clock = Date.now() - 90_000;
     recordResult(
       m,
-      result({ lifecycle: { clock, openLots: 12, expiredPoints: 30, releasedPoints: 7, expiryBacklog: false } }),
+      actorResult({ lifecycle: { clock, openLots: 12, expiredPoints: 30, releasedPoints: 7, expiryBacklog: false } }),
       3,
     );
     recordResult(
       m,
-      result({ lifecycle: { clock: null, openLots: 0, expiredPoints: 5, releasedPoints: 0, expiryBacklog: false } }),
+      actorResult({
+        lifecycle: { clock: null, openLots: 0, expiredPoints: 5, releasedPoints: 0, expiryBacklog: false },
+      }),
     ); // a closing partition
     const text = await m.registry.metrics();
     expect(text).toMatch(/^loyalty_points_expired_total 35$/m);
@@ -38,7 +29,7 @@ describe('recordResult: the lifecycle metrics', () => {
 
   it('exposes none of them without a lifecycle block', async () => {
     const m = createMetrics();
-    recordResult(m, result(), 1);
+    recordResult(m, actorResult(), 1);
     const text = await m.registry.metrics();
     expect(text).toMatch(/^loyalty_points_expired_total 0$/m);
     expect(text).not.toMatch(/loyalty_open_lots\{/);
