@@ -2,6 +2,9 @@ import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { DAY_MS, partitionName, utcDay } from '../src/store/ledger-partitions.js';
 import { migrate } from '../src/store/migrations.js';
+import { rebuildAllRecentIds } from '../src/store/recent-ids-sql.js';
+import { keepDays } from '../src/actors/recent-ids.js';
+import { defaultRuleSet } from '../src/rules/index.js';
 import { recentMonday, userName } from '../tools/simulator/generator.js';
 import type { ExpectedBalances } from '../tools/simulator/expected-balances.js';
 import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
@@ -77,6 +80,11 @@ export async function makeHistoryDatabase(o: {
     for (let i = 0; i < days.length; i += 2) {
       await Promise.all(days.slice(i, i + 2).map((d, j) => fillDay(d, (i + j) * perDay)));
     }
+    // The recent-ids summaries (sql/007) an engine would have kept while writing this history: every
+    // findable row of the keep before the last day (the most an engine keeps just after a prune).
+    const summaries = performance.now();
+    await rebuildAllRecentIds(pool, lastDay - keepDays(defaultRuleSet().idempotencyWindowMs));
+    o.log(`history: recent-ids summaries built (${((performance.now() - summaries) / 1000).toFixed(0)} s)`);
     await pool.query('VACUUM (ANALYZE) balances');
   } finally {
     await pool.end();

@@ -12,7 +12,9 @@ import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, type FlushBatch, type FlushOutcome, type LifecycleFlush } from '../store/flush.js';
 import { readLifecyclePosition, readStoredOffset } from '../store/offsets.js';
-import { loadUsers } from '../store/users.js';
+import { loadUsers, type StoredUser } from '../store/users.js';
+import { readRecentIds } from '../store/recent-ids-sql.js';
+import { idHash, keepDays, RecentIds } from './recent-ids.js';
 import { applyToLots } from '../lifecycle/event-lots.js';
 import type { ExpiryRows } from '../lifecycle/expiry-rows.js';
 import { countLots, EXPIRE_EVENT_ID, hasDueLots, LotChanges, loadLots } from '../lifecycle/lot-sql.js';
@@ -65,7 +67,10 @@ export class PartitionActor {
   private tally = new TaskTally();
   private readonly scratch: UserState = { balance: 0, lifetimeEarned: 0, earnedToday: 0 };
   /** Given event ids applied since the last flush (Postgres does not have them yet): the duplicate check's memory. */
-  private pendingIds = new Set<string>();
+  /** Event times of the ids recorded since the last flush (not as duplicates), per eventKey. */
+  private pendingIds = new Map<string, number[]>();
+  /** Each held user's recent event ids: most duplicate checks end here, without the ledger. */
+  private readonly recent = new RecentIds();
   /** Purchases applied since the last flush, for refunds that follow them before a flush. */
   private pendingPurchases = new Map<string, { amount: number; points: number; eventTimeMs: number }>();
   /** Refund totals per purchase, changed since the last flush (absolute values). */
@@ -159,7 +164,8 @@ export class PartitionActor {
       indices.push(i);
     }
     if (missing.size > 0) await this.loadMissing([...missing]);
-    await this.loadFacts(this.factsToLoad(results, rules));
+    const hashes = idHashes(results);
+    await this.loadFacts(this.factsToLoad(results, hashes, rules));
 
     const view = new Uint8Array(batch.bytes);
     const nowMs = Date.now();
@@ -171,7 +177,7 @@ export class PartitionActor {
         this.tick(valueAt(batch, view, i), nowMs, rules);
       } else if (r.ok) {
         const e = r.event;
-        const refused = this.timeRefusal(e, nowMs) ?? this.apply(e, offset, rules, rulesId);
+        const refused = this.timeRefusal(e, nowMs) ?? this.apply(e, offset, rules, rulesId, hashes[j]!);
         if (refused !== null)
           this.deadLetter(
             offset,
@@ -220,7 +226,7 @@ export class PartitionActor {
    * refunds name, except those memory already answers (pending since the last flush) and those of
    * users Postgres holds no ledger rows for.
    */
-  private factsToLoad(results: (DecodeResult | null)[], rules: RuleSet): FactsQuery {
+  private factsToLoad(results: (DecodeResult | null)[], hashes: Int32Array, rules: RuleSet): FactsQuery {
     const q: FactsQuery = {
       duplicates: { users: [], ids: [], atMs: [], windowMs: rules.idempotencyWindowMs },
       purchases: { users: [], ids: [], atMs: [], windowMs: rules.refundWindowMs },
@@ -229,7 +235,8 @@ export class PartitionActor {
     const seen = [new Set<string>(), new Set<string>()];
     const add = (userId: string, eventId: string, atMs: number, refund: boolean): void => {
       const k = eventKey(userId, eventId);
-      if (this.pendingIds.has(k)) return; // pending purchases are in pendingIds too
+      // Memory answers: a pending purchase for a refund, a pending occurrence within the window for an id.
+      if (refund ? this.pendingPurchases.has(k) : this.pendingWithin(k, atMs, q.duplicates.windowMs)) return;
       const s = seen[refund ? 1 : 0]!;
       const kd = `${k}\u0000${Math.floor(atMs / DAY_MS)}`;
       if (s.has(kd)) return;
@@ -239,11 +246,14 @@ export class PartitionActor {
       l.ids.push(eventId);
       l.atMs.push(atMs);
     };
-    for (const r of results) {
+    for (let j = 0; j < results.length; j++) {
+      const r = results[j]!;
       if (r === null || !r.ok) continue;
       const e = r.event;
-      if (this.users.inPostgres[this.users.slotOf(e.userId)!] === 0) continue;
-      if (e.eventIdGiven) add(e.userId, e.eventId, e.timestampMs, false);
+      const s = this.users.slotOf(e.userId)!;
+      if (this.users.inPostgres[s] === 0) continue;
+      if (e.eventIdGiven && this.recent.needsLookup(s, hashes[j]!, e.timestampMs, rules.idempotencyWindowMs))
+        add(e.userId, e.eventId, e.timestampMs, false);
       if (e.originalEventId !== undefined) add(e.userId, e.originalEventId, e.timestampMs, true);
     }
     return q;
@@ -262,9 +272,17 @@ export class PartitionActor {
     for (const [k, v] of loaded.refunds) if (!this.refundTotals.has(k)) this.refundTotals.set(k, v);
   }
 
+  /** An occurrence of this id recorded since the last flush lies within the window (the same rule as the ledger's). */
+  private pendingWithin(key: string, atMs: number, windowMs: number): boolean {
+    const times = this.pendingIds.get(key);
+    if (times === undefined) return false;
+    for (const t of times) if (Math.abs(atMs - t) <= windowMs) return true;
+    return false;
+  }
+
   /** True when an earlier occurrence of this user's event id lies within the window. */
   private isDuplicate(event: LoyaltyEvent, key: string, windowMs: number): boolean {
-    if (this.pendingIds.has(key)) return true;
+    if (this.pendingWithin(key, event.timestampMs, windowMs)) return true;
     const earlier = this.facts.get(key);
     if (earlier === undefined) return false;
     for (const f of earlier) if (Math.abs(event.timestampMs - f.eventTimeMs) <= windowMs) return true;
@@ -298,20 +316,39 @@ export class PartitionActor {
 
   private async loadMissing(userIds: string[]): Promise<void> {
     const stored = await this.retrying('load users', () => loadUsers(this.deps.pool, userIds));
+    const built = await this.buildRecentIds(stored);
+    const addUser = (id: string, u: StoredUser | undefined): number => {
+      const s = this.users.add(id, u);
+      this.recent.load(s, u && { from: u.recentFrom, ids: u.recentIds });
+      const b = built.get(id);
+      if (b !== undefined) this.recent.loadBuilt(s, b.from, b.ids);
+      return s;
+    };
     if (!this.lifecycleOn) {
-      for (const id of userIds) this.users.add(id, stored.get(id));
+      for (const id of userIds) addUser(id, stored.get(id));
       return;
     }
     // Lots load with their users: the balance and the lots are one state (debt = lots - balance).
     const lots = await this.retrying('load lots', () => loadLots(this.deps.pool, userIds));
     for (const id of userIds) {
       const u = stored.get(id);
-      const s = this.users.add(id, u);
+      const s = addUser(id, u);
       this.lots.adopt(s, lots.get(id), u?.balance ?? 0);
       // Lots due at the clock may still wait in Postgres (the SQL expiry is bounded): expire them here,
       // at once, so the rows and deletes go with this user's changes and the SQL expiry never sees them.
       if (this.lots.settle(s) > 0) this.writeExpiry(s, this.lots.rows, this.users.lastOffset[s]!, this.rulesId);
     }
+  }
+
+  /** Summaries for users whose balance row has none yet (written before sql/007), read from the ledger once. */
+  private async buildRecentIds(stored: Map<string, StoredUser>): Promise<Map<string, { from: number; ids: Buffer }>> {
+    const without = [...stored].filter(([, u]) => u.recentFrom === null).map(([id]) => id);
+    const out = new Map<string, { from: number; ids: Buffer }>();
+    if (without.length === 0) return out;
+    const from = utcDay(Date.now()) - keepDays(this.deps.rules().idempotencyWindowMs);
+    const read = await this.retrying('read recent ids', () => readRecentIds(this.deps.pool, without, from));
+    for (const id of without) out.set(id, { from, ids: read.get(id) ?? Buffer.alloc(0) });
+    return out;
   }
 
   /**
@@ -321,6 +358,7 @@ export class PartitionActor {
   private async switchLifecycle(on: boolean): Promise<'ok' | 'fenced'> {
     if ((await this.flush()) === 'fenced') return 'fenced';
     this.users.clear();
+    this.recent.clear();
     this.lots.reset();
     this.lifecycleOn = on;
     return 'ok';
@@ -395,6 +433,7 @@ export class PartitionActor {
     offset: number,
     rules: RuleSet,
     rulesId: number,
+    hash: number,
   ): 'unknown_purchase' | 'refund_window_passed' | null {
     const t = this.users;
     const s = t.slotOf(event.userId)!;
@@ -467,7 +506,12 @@ export class PartitionActor {
         status = 'rejected';
         reason = copyText(outcome.reason);
       }
-      if (event.eventIdGiven) this.pendingIds.add(key);
+      if (event.eventIdGiven) {
+        const times = this.pendingIds.get(key);
+        if (times === undefined) this.pendingIds.set(key, [event.timestampMs]);
+        else times.push(event.timestampMs);
+      }
+      this.recent.add(s, hash, event.timestampMs, rules.idempotencyWindowMs);
     }
     // Every event marks its user, so a user seen only through rejected events still has a (zero) balance row.
     this.markDirty(s);
@@ -498,7 +542,7 @@ export class PartitionActor {
     const deltas: string[] = [];
     for (const s of this.dirtyUsers) {
       deltas.push(
-        `${t.ids[s]}\t${t.deltaPoints[s]}\t${t.deltaEarned[s]}\t${t.earnedDay[s]}\t${t.earnedToday[s]}\t${t.lastOffset[s]}\n`,
+        `${t.ids[s]}\t${t.deltaPoints[s]}\t${t.deltaEarned[s]}\t${t.earnedDay[s]}\t${t.earnedToday[s]}\t${t.lastOffset[s]}\t${this.recent.flushColumns(s)}\n`,
       );
     }
     const batch: FlushBatch = {
@@ -528,7 +572,10 @@ export class PartitionActor {
       events: this.pendingEvents,
       users: this.dirtyUsers.length,
     };
-    for (const s of this.dirtyUsers) t.markFlushed(s);
+    for (const s of this.dirtyUsers) {
+      t.markFlushed(s);
+      this.recent.committed(s);
+    }
     if (lifecycle !== undefined) {
       const k = this.lots;
       for (const s of this.dirtyUsers) k.committed(s);
@@ -654,6 +701,7 @@ export class PartitionActor {
   private reset(offset: number): void {
     this.clearPendingFacts();
     this.users.clear();
+    this.recent.clear();
     this.lots.reset();
     this.uncommittedExpired = 0;
     this.dirtyUsers = [];
@@ -668,8 +716,21 @@ export class PartitionActor {
   private evict(): void {
     const cap = this.deps.limits.cacheUsers;
     if (this.users.size > cap)
-      this.users.evictClean(Math.floor(cap * 0.9), this.lifecycleOn ? (s) => this.lots.forget(s) : undefined);
+      this.users.evictClean(Math.floor(cap * 0.9), (s) => {
+        this.recent.forget(s);
+        if (this.lifecycleOn) this.lots.forget(s);
+      });
   }
+}
+
+/** Each decoded event's id hash for the recent-ids summary (0 where none), computed once per batch. */
+function idHashes(results: (DecodeResult | null)[]): Int32Array {
+  const out = new Int32Array(results.length);
+  for (let j = 0; j < results.length; j++) {
+    const r = results[j];
+    if (r?.ok === true) out[j] = idHash(r.event.userId, r.event.eventId);
+  }
+  return out;
 }
 
 function refusalDetail(reason: string, e: LoyaltyEvent): string {

@@ -22,7 +22,7 @@ export interface FlushBatch {
   /** The offset after the last event included. */
   newOffset: number;
   owner: string;
-  /** Rows for staging_deltas: user_id, points delta, earned delta, earned_day, earned_today, last_offset. */
+  /** Rows for staging_deltas: user_id, points delta, earned delta, earned_day, earned_today, last_offset, recent_from, recent_ids (see MERGE_SQL). */
   deltas: string;
   /** Rows for point_transactions (see LEDGER_COLUMNS), COPY text as a string or its UTF-8 bytes. */
   ledger: string | Uint8Array;
@@ -83,7 +83,8 @@ async function ensureStagingTable(client: pg.PoolClient): Promise<void> {
   await client.query(
     `CREATE TEMP TABLE IF NOT EXISTS staging_deltas (
        user_id text NOT NULL, points bigint NOT NULL, earned bigint NOT NULL,
-       earned_day integer NOT NULL, earned_today bigint NOT NULL, last_offset bigint NOT NULL
+       earned_day integer NOT NULL, earned_today bigint NOT NULL, last_offset bigint NOT NULL,
+       recent_from integer, recent_ids bytea NOT NULL
      ) ON COMMIT DELETE ROWS`,
   );
   withStaging.add(client);
@@ -97,10 +98,14 @@ async function copyIn(client: pg.PoolClient, sql: string, payload: string | Uint
   );
 }
 
+// recent_ids (sql/007): the staged entries are appended when the stored recent_from is the writer's, and
+// replace the stored ones when it is not (the writer pruned the summary, or built it at load).
 const MERGE_SQL = `
-  INSERT INTO balances AS b (user_id, points, lifetime_earned, earned_day, earned_today, updated_at, last_partition, last_offset)
-  SELECT user_id, points, earned, earned_day, earned_today, now(), $1, last_offset FROM staging_deltas
+  INSERT INTO balances AS b (user_id, points, lifetime_earned, earned_day, earned_today, updated_at, last_partition, last_offset, recent_from, recent_ids)
+  SELECT user_id, points, earned, earned_day, earned_today, now(), $1, last_offset, recent_from, recent_ids FROM staging_deltas
   ON CONFLICT (user_id) DO UPDATE SET
+    recent_ids = CASE WHEN b.recent_from IS NOT DISTINCT FROM EXCLUDED.recent_from THEN b.recent_ids || EXCLUDED.recent_ids ELSE EXCLUDED.recent_ids END,
+    recent_from = EXCLUDED.recent_from,
     points = b.points + EXCLUDED.points,
     lifetime_earned = b.lifetime_earned + EXCLUDED.lifetime_earned,
     earned_day = EXCLUDED.earned_day,
@@ -154,7 +159,7 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
       if (batch.deltas.length > 0) {
         await copyIn(
           client,
-          'COPY staging_deltas (user_id, points, earned, earned_day, earned_today, last_offset) FROM STDIN',
+          'COPY staging_deltas (user_id, points, earned, earned_day, earned_today, last_offset, recent_from, recent_ids) FROM STDIN',
           batch.deltas,
         );
         await client.query(MERGE_SQL, [batch.partition]);

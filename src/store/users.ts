@@ -7,6 +7,9 @@ export interface StoredUser {
   earnedToday: number;
   /** Offset of the user's latest event: where expiry writes the user's `expire` rows. */
   lastOffset: number;
+  /** The recent-ids summary (sql/007): its first day, null where none was kept yet, and its entries. */
+  recentFrom: number | null;
+  recentIds: Buffer;
 }
 
 /** Loads the users an actor has not cached yet, in one query. */
@@ -20,8 +23,10 @@ export async function loadUsers(pool: pg.Pool, userIds: string[]): Promise<Map<s
     earned_day: number;
     earned_today: string;
     last_offset: string;
+    recent_from: number | null;
+    recent_ids: Buffer;
   }>(
-    'SELECT user_id, points, lifetime_earned, earned_day, earned_today, last_offset FROM balances WHERE user_id = ANY($1::text[])',
+    'SELECT user_id, points, lifetime_earned, earned_day, earned_today, last_offset, recent_from, recent_ids FROM balances WHERE user_id = ANY($1::text[])',
     [userIds],
   );
   for (const row of r.rows) {
@@ -31,6 +36,8 @@ export async function loadUsers(pool: pg.Pool, userIds: string[]): Promise<Map<s
       earnedDay: row.earned_day,
       earnedToday: Number(row.earned_today),
       lastOffset: Number(row.last_offset),
+      recentFrom: row.recent_from,
+      recentIds: row.recent_ids,
     });
   }
   return out;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UserTable } from '../../../src/actors/user-table.js';
 
+const NO_RECENT = { recentFrom: null, recentIds: Buffer.alloc(0) };
+
 describe('UserTable', () => {
   it('keeps each user in its own slot through growth, with stored values or zeros', () => {
     const t = new UserTable(2);
@@ -8,7 +10,7 @@ describe('UserTable', () => {
       t.add(
         `u${i}`,
         i % 2 === 0
-          ? { balance: i, lifetimeEarned: 2 * i, earnedDay: i, earnedToday: 3 * i, lastOffset: 5 * i }
+          ? { balance: i, lifetimeEarned: 2 * i, earnedDay: i, earnedToday: 3 * i, lastOffset: 5 * i, ...NO_RECENT }
           : undefined,
       );
     expect(t.size).toBe(100);
@@ -24,7 +26,7 @@ describe('UserTable', () => {
   it('evicts the oldest clean users only, and reuses their slots for new users', () => {
     const t = new UserTable(8);
     for (let i = 0; i < 10; i++)
-      t.add(`u${i}`, { balance: i, lifetimeEarned: 0, earnedDay: 0, earnedToday: 0, lastOffset: 0 });
+      t.add(`u${i}`, { balance: i, lifetimeEarned: 0, earnedDay: 0, earnedToday: 0, lastOffset: 0, ...NO_RECENT });
     t.dirty[t.slotOf('u0')!] = 1; // pending changes: must stay
     t.evictClean(6);
     expect(t.size).toBe(6);

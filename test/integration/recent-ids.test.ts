@@ -1,0 +1,169 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packBatch } from '../support/pack-batch.js';
+import { openPartitionOffset } from '../../src/store/offsets.js';
+import { migrate } from '../../src/store/migrations.js';
+import { readRecentIds } from '../../src/store/recent-ids-sql.js';
+import { RECENT_IDS_OFF } from '../../src/actors/recent-ids.js';
+import { testActor } from './support/actor.js';
+import { freshDatabase } from './support/stack.js';
+
+const DAY = 86_400_000;
+const WINDOW = 7 * DAY; // the default rules' idempotency_window
+const BASE = Date.parse('2026-10-01T00:00:00Z');
+const TOPIC = 'recent-topic';
+
+interface Ev {
+  user: string;
+  id: string;
+  at: number;
+}
+
+/** A pool whose duplicate lookups in the ledger are counted (the key-hash form of store/event-facts.ts). */
+function countingPool(pool: pg.Pool): { pool: pg.Pool; lookups: () => number } {
+  let n = 0;
+  const proxy = new Proxy(pool, {
+    get(target, prop) {
+      if (prop === 'query')
+        return (...args: unknown[]) => {
+          const first = args[0] as string | { text?: string };
+          const text = typeof first === 'string' ? first : (first.text ?? '');
+          if (text.includes('hashtextextended')) n++;
+          return (target.query as (...a: unknown[]) => unknown)(...args);
+        };
+      const v: unknown = Reflect.get(target, prop);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { pool: proxy, lookups: () => n };
+}
+
+/** The statuses the default rules give: a repeat of a recorded id within the window is a duplicate. */
+function replay(events: Ev[], seen: Map<string, number[]>): string[] {
+  return events.map((e) => {
+    const k = `${e.user}/${e.id}`;
+    const times = seen.get(k) ?? [];
+    if (times.some((t) => Math.abs(t - e.at) <= WINDOW)) return 'duplicate';
+    times.push(e.at);
+    seen.set(k, times);
+    return 'applied';
+  });
+}
+
+/** Each user's stored summary, against the one SQL builds from the ledger from the same day. */
+async function summaryMismatches(pool: pg.Pool): Promise<{ users: number; wrong: string[] }> {
+  const rows = await pool.query<{ user_id: string; recent_from: number | null; recent_ids: Buffer }>(
+    'SELECT user_id, recent_from, recent_ids FROM balances',
+  );
+  const wrong: string[] = [];
+  let users = 0;
+  for (const r of rows.rows) {
+    if (r.recent_from === null || r.recent_from === RECENT_IDS_OFF) continue;
+    users++;
+    const fromLedger = (await readRecentIds(pool, [r.user_id], r.recent_from)).get(r.user_id) ?? Buffer.alloc(0);
+    const entries = (b: Buffer): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < b.length; i += 4) out.push(b.readInt32BE(i));
+      return out.sort((x, y) => x - y);
+    };
+    if (entries(r.recent_ids).join() !== entries(fromLedger).join()) wrong.push(r.user_id);
+  }
+  return { users, wrong };
+}
+
+describe('recent ids in the balance rows (sql/007)', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let offset = 0;
+  const seen = new Map<string, number[]>();
+  const statuses: string[] = [];
+  const expected: string[] = [];
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await migrate(db.pool);
+    offset = await openPartitionOffset(db.pool, TOPIC, 0);
+  });
+  afterAll(async () => db.drop());
+
+  /** Runs events through one actor (a fresh owner each call), a flush every 100 events, a small cache. */
+  async function run(pool: pg.Pool, events: Ev[]): Promise<void> {
+    const a = testActor(pool, TOPIC, 'test', offset, 40);
+    for (let i = 0; i < events.length; i += 100) {
+      const slice = events.slice(i, i + 100);
+      await a.process(
+        packBatch(
+          slice.map((e, j) => ({
+            offset: offset + j,
+            key: Buffer.from(e.user),
+            value: Buffer.from(
+              JSON.stringify({
+                event_id: e.id,
+                user_id: e.user,
+                event_type: 'purchase',
+                amount: 10,
+                timestamp: new Date(e.at).toISOString(),
+              }),
+            ),
+          })),
+        ),
+      );
+      expect(await a.flush()).toBe('ok');
+      offset += slice.length;
+    }
+    expected.push(...replay(events, seen));
+  }
+
+  async function ledgerStatuses(): Promise<string[]> {
+    const r = await db.pool.query<{ status: string }>('SELECT status FROM point_transactions ORDER BY kafka_offset');
+    return r.rows.map((x) => x.status);
+  }
+
+  it('keeps, through evictions, owners and prunes, exactly the entries the ledger holds, and catches every repeat', async () => {
+    // 120 users, ids drawn from a small pool (many repeats), event days over 40 days in random order.
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor(seed / 65536) % n;
+    };
+    const events: Ev[] = [];
+    for (let i = 0; i < 3000; i++)
+      events.push({ user: `u${rand(120)}`, id: `e${rand(20)}`, at: BASE + rand(40) * DAY + rand(DAY) });
+    await run(db.pool, events.slice(0, 1500));
+    await run(db.pool, events.slice(1500));
+    statuses.push(...(await ledgerStatuses()));
+    expect(statuses).toEqual(expected);
+    expect(expected.filter((s) => s === 'duplicate').length).toBeGreaterThan(300);
+    const m = await summaryMismatches(db.pool);
+    expect(m.users).toBe(120);
+    expect(m.wrong).toEqual([]);
+  });
+
+  it('answers new ids of reloaded users without the ledger, and asks it only about ids it may hold', async () => {
+    const counted = countingPool(db.pool);
+    // Fresh ids, all within the summaries' days: no lookup at all.
+    const fresh: Ev[] = Array.from({ length: 400 }, (_, i) => ({
+      user: `u${i % 120}`,
+      id: `new-${i}`,
+      at: BASE + 39 * DAY,
+    }));
+    await run(counted.pool, fresh);
+    expect(counted.lookups()).toBe(0);
+    // The same ids again: the summaries match, so the ledger is asked, and finds them.
+    await run(counted.pool, fresh);
+    expect(counted.lookups()).toBeGreaterThan(0);
+    expect(await ledgerStatuses()).toEqual(expected);
+  });
+
+  it('builds the summary from the ledger for users stored before it existed', async () => {
+    // Recent ids (the summary built at load covers the days before today), recorded before the summaries are wiped.
+    const now = Date.now();
+    const recent: Ev[] = Array.from({ length: 240 }, (_, i) => ({ user: `u${i % 120}`, id: `now-${i}`, at: now }));
+    await run(db.pool, recent);
+    await db.pool.query("UPDATE balances SET recent_from = NULL, recent_ids = ''");
+    await run(db.pool, recent);
+    expect(await ledgerStatuses()).toEqual(expected);
+    const m = await summaryMismatches(db.pool);
+    expect(m.users).toBe(120);
+    expect(m.wrong).toEqual([]);
+  });
+});
