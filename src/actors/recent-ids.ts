@@ -6,21 +6,27 @@ const NONE = -2147483648;
 /** A user with no ledger rows at all and no entries yet: `from` is set by the first entry. */
 const FRESH = 2147483647;
 /**
- * Too many entries to keep in a balance row (a very busy user): checks go to the ledger, and no
- * summary is built at load. Stored as is in recent_from.
+ * recent_from of a user with too many entries for its balance row (a very busy user): once loaded
+ * again, its checks go to the ledger, and no summary is built at load.
  */
 export const RECENT_IDS_OFF = -2147483647;
-/** Entries a summary may hold; past it the user's checks go to the ledger (RECENT_IDS_OFF). */
-const MAX_ENTRIES = 256;
-/** Entries hold the day as an offset of 15 bits. */
-const MAX_OFFSET = 32767;
+/** Entries a balance row holds at most (1 KB); past it the summary lives on in memory only, while the user is held. */
+const MAX_STORED = 256;
+/** Entries kept in memory for one user at most (about 6 MB with its table); past it its checks go to the ledger. */
+const MAX_IN_MEMORY = 262_144;
+/**
+ * Entries hold the day as an offset of 7 bits (so that they stay positive int32s): summaries whose
+ * keep and prune slack pass it (an idempotency_window over 27 days) are not kept.
+ */
+const MAX_OFFSET = 127;
+const HASH_MASK = 0xffffff;
 
-/** A ledger row's 16-bit id hash, as the summary and sql/007 keep it. */
-export const idHash = (userId: string, eventId: string): number => pgHashTextPair(userId, eventId) & 0xffff;
+/** A ledger row's 24-bit id hash, as the summary and sql/007 keep it. */
+export const idHash = (userId: string, eventId: string): number => pgHashTextPair(userId, eventId) & HASH_MASK;
 
 /**
  * Each held user's recent event ids (sql/007): one entry per ledger row a duplicate check can find,
- * from the UTC day `from` on, as (day - from) << 16 | 16-bit hash. The summary answers "no earlier
+ * from the UTC day `from` on, as (day - from) << 24 | 24-bit hash. The summary answers "no earlier
  * occurrence in the window" without Postgres; a hash match, or a window reaching before `from`, is
  * asked of the ledger as before. It is kept in the balance row, so a reloaded user brings it along.
  *
@@ -29,19 +35,28 @@ export const idHash = (userId: string, eventId: string): number => pgHashTextPai
  */
 export class RecentIds {
   from = new Int32Array(0);
-  private count = new Uint16Array(0);
+  private count = new Uint32Array(0);
   private first = new Int32Array(0);
   private more: (number[] | undefined)[] = [];
+  /**
+   * For users with more than TABLE_FROM entries: the entries again, in an open-addressing table by
+   * hash (entry | 0x80000000, 0 = empty), so that a busy user's check does not scan them all.
+   */
+  private tables: (Int32Array | undefined)[] = [];
   /** How many of the entries Postgres holds, under the same `from`. */
-  private storedCount = new Uint16Array(0);
+  private storedCount = new Uint32Array(0);
   /** 1 when Postgres' summary is not this one's start (built at load, pruned, given up): the next flush writes it whole. */
   private whole = new Uint8Array(0);
+  /** 1 for a user past MAX_STORED: Postgres holds RECENT_IDS_OFF, memory the summary. */
+  private memoryOnly = new Uint8Array(0);
 
   /** A user as loaded: its stored summary, none (a new user: it has no rows), or null (a row without one yet). */
   load(s: number, stored: { from: number | null; ids: Buffer } | undefined): void {
     this.ensure(s);
     this.count[s] = 0;
     this.more[s] = undefined;
+    this.tables[s] = undefined;
+    this.memoryOnly[s] = 0;
     if (stored === undefined) {
       // No balance row, so no ledger rows: every window is known to hold none.
       this.from[s] = FRESH;
@@ -69,11 +84,23 @@ export class RecentIds {
     if (from === NONE || from === RECENT_IDS_OFF || lo < from) return true;
     const hi = Math.floor((atMs + windowMs) / DAY_MS) - from;
     const loOff = lo - from;
+    const table = this.tables[s];
+    if (table !== undefined) {
+      const mask = table.length - 1;
+      for (let i = hash & mask; table[i] !== 0; i = (i + 1) & mask) {
+        const e = table[i]! & 0x7fffffff;
+        if ((e & HASH_MASK) === hash) {
+          const off = e >>> 24;
+          if (off >= loOff && off <= hi) return true;
+        }
+      }
+      return false;
+    }
     const n = this.count[s]!;
     for (let i = 0; i < n; i++) {
       const e = i === 0 ? this.first[s]! : this.more[s]![i - 1]!;
-      if ((e & 0xffff) === hash) {
-        const off = e >>> 16;
+      if ((e & HASH_MASK) === hash) {
+        const off = e >>> 24;
         if (off >= loOff && off <= hi) return true;
       }
     }
@@ -89,15 +116,24 @@ export class RecentIds {
     if (from === NONE || from === RECENT_IDS_OFF) return; // checks go to the ledger
     if (day < from) return; // before what the summary covers: checks there go to the ledger too
     // Half a keep of slack: a prune rewrites the whole summary, so it should be rare.
-    if (day - from > Math.min(keep + Math.ceil(keep / 2), MAX_OFFSET)) this.prune(s, day - keep);
-    if (this.count[s]! >= MAX_ENTRIES) {
-      this.from[s] = RECENT_IDS_OFF;
-      this.count[s] = 0;
-      this.more[s] = undefined;
-      this.whole[s] = 1;
+    const span = keep + Math.ceil(keep / 2);
+    if (span > MAX_OFFSET) {
+      // A window too long for the entries' day offsets: no summary, the ledger answers.
+      this.giveUp(s);
       return;
     }
-    this.push(s, ((day - this.from[s]!) << 16) | hash);
+    if (day - from > span) this.prune(s, day - keep);
+    const n = this.count[s]!;
+    if (n >= MAX_STORED && this.memoryOnly[s] === 0) {
+      // Too large for the balance row, which the merge rewrites at every flush: Postgres gets RECENT_IDS_OFF.
+      this.memoryOnly[s] = 1;
+      this.whole[s] = 1;
+    }
+    if (n >= MAX_IN_MEMORY) {
+      this.giveUp(s);
+      return;
+    }
+    this.push(s, ((day - this.from[s]!) << 24) | hash);
   }
 
   /**
@@ -106,6 +142,7 @@ export class RecentIds {
    * replaces them (see MERGE_SQL).
    */
   flushColumns(s: number): string {
+    if (this.memoryOnly[s] === 1 || this.from[s] === RECENT_IDS_OFF) return `${RECENT_IDS_OFF}\t\\\\x`;
     const whole = this.whole[s] === 1;
     const n = this.count[s]!;
     let hex = '';
@@ -125,11 +162,23 @@ export class RecentIds {
 
   forget(s: number): void {
     this.more[s] = undefined;
+    this.tables[s] = undefined;
     this.count[s] = 0;
+    this.memoryOnly[s] = 0;
   }
 
   clear(): void {
     this.more = [];
+    this.tables = [];
+  }
+
+  /** From now on, and in Postgres, this user's checks go to the ledger. */
+  private giveUp(s: number): void {
+    this.from[s] = RECENT_IDS_OFF;
+    this.count[s] = 0;
+    this.more[s] = undefined;
+    this.tables[s] = undefined;
+    this.memoryOnly[s] = 0;
   }
 
   private push(s: number, e: number): void {
@@ -137,6 +186,20 @@ export class RecentIds {
     if (n === 0) this.first[s] = e;
     else (this.more[s] ??= []).push(e);
     this.count[s] = n + 1;
+    const table = this.tables[s];
+    if (table !== undefined && (n + 1) * 2 <= table.length) insert(table, e);
+    else if (n + 1 > TABLE_FROM) this.buildTable(s);
+  }
+
+  /** A table at most half full, of every entry. */
+  private buildTable(s: number): void {
+    const n = this.count[s]!;
+    let size = 64;
+    while (size < n * 4) size *= 2;
+    const table = new Int32Array(size);
+    insert(table, this.first[s]!);
+    for (const e of this.more[s] ?? []) insert(table, e);
+    this.tables[s] = table;
   }
 
   /** Moves `from` to `newFrom`, dropping older entries and shifting the rest. */
@@ -146,11 +209,12 @@ export class RecentIds {
     const kept: number[] = [];
     for (let i = 0; i < n; i++) {
       const e = i === 0 ? this.first[s]! : this.more[s]![i - 1]!;
-      const off = (e >>> 16) - shift;
-      if (off >= 0) kept.push((off << 16) | (e & 0xffff));
+      const off = (e >>> 24) - shift;
+      if (off >= 0) kept.push((off << 24) | (e & HASH_MASK));
     }
     this.count[s] = 0;
     this.more[s] = undefined;
+    this.tables[s] = undefined;
     this.from[s] = newFrom;
     this.whole[s] = 1;
     for (const e of kept) this.push(s, e);
@@ -159,23 +223,35 @@ export class RecentIds {
   private ensure(s: number): void {
     if (s < this.from.length) return;
     const n = Math.max(1024, this.from.length * 2, s + 1);
-    const widen = <T extends Int32Array | Uint16Array | Uint8Array>(old: T, make: (k: number) => T): T => {
+    const widen = <T extends Int32Array | Uint32Array | Uint8Array>(old: T, make: (k: number) => T): T => {
       const next = make(n);
       next.set(old);
       return next;
     };
     this.from = widen(this.from, (k) => new Int32Array(k));
-    this.count = widen(this.count, (k) => new Uint16Array(k));
+    this.count = widen(this.count, (k) => new Uint32Array(k));
+    this.memoryOnly = widen(this.memoryOnly, (k) => new Uint8Array(k));
     this.first = widen(this.first, (k) => new Int32Array(k));
-    this.storedCount = widen(this.storedCount, (k) => new Uint16Array(k));
+    this.storedCount = widen(this.storedCount, (k) => new Uint32Array(k));
     this.whole = widen(this.whole, (k) => new Uint8Array(k));
   }
 }
 
+/** Entries past which a user's checks use a table instead of a scan. */
+const TABLE_FROM = 32;
+
+function insert(table: Int32Array, e: number): void {
+  const mask = table.length - 1;
+  let i = e & mask;
+  while (table[i] !== 0) i = (i + 1) & mask;
+  table[i] = e | 0x80000000;
+}
+
 /**
- * Days of entries a summary keeps behind its newest: twice the window and a day either side, so
- * that events up to a window (and a day) older than the user's newest are still answered here.
+ * Days of entries a summary keeps behind its newest: three windows and a day either side, so that
+ * events up to two windows older than the user's newest (a stream out of time order, a backfill)
+ * are still answered here.
  */
 export function keepDays(windowMs: number): number {
-  return 2 * Math.ceil(windowMs / DAY_MS) + 2;
+  return 3 * Math.ceil(windowMs / DAY_MS) + 2;
 }

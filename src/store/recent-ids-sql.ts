@@ -5,7 +5,7 @@ import type pg from 'pg';
  * twin of RecentIds' entries. The engine hashes the same text with pgHashText.
  */
 const entry = (from: string): string =>
-  `int4send(((floor(extract(epoch FROM event_time) / 86400)::int - ${from}) << 16) | (hashtext(user_id || '/' || event_id) & 65535))`;
+  `int4send(((floor(extract(epoch FROM event_time) / 86400)::int - ${from}) << 24) | (hashtext(user_id || '/' || event_id) & 16777215))`;
 
 /** The rows a duplicate check can find: not duplicates, and not the id-less `expire` rows. */
 const FINDABLE = `status <> 'duplicate' AND event_id <> ''`;

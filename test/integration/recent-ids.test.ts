@@ -154,6 +154,17 @@ describe('recent ids in the balance rows (sql/007)', () => {
     expect(await ledgerStatuses()).toEqual(expected);
   });
 
+  it('keeps a busy user out of its balance row, and a new owner still catches its repeats', async () => {
+    const busy: Ev[] = Array.from({ length: 300 }, (_, i) => ({ user: 'busy', id: `b-${i}`, at: BASE + 20 * DAY + i }));
+    await run(db.pool, busy);
+    const row = await db.pool.query<{ recent_from: number; n: number }>(
+      "SELECT recent_from, length(recent_ids) AS n FROM balances WHERE user_id = 'busy'",
+    );
+    expect(row.rows[0]).toEqual({ recent_from: RECENT_IDS_OFF, n: 0 });
+    await run(db.pool, busy.slice(0, 150));
+    expect(await ledgerStatuses()).toEqual(expected);
+  });
+
   it('builds the summary from the ledger for users stored before it existed', async () => {
     // Recent ids (the summary built at load covers the days before today), recorded before the summaries are wiped.
     const now = Date.now();

@@ -7,7 +7,7 @@ const at = (day: number): number => day * DAY + 3_600_000;
 /** The stored form of entries (sql/007): 4 bytes each, big-endian. */
 const stored = (from: number | null, entries: [number, number][]): { from: number | null; ids: Buffer } => {
   const ids = Buffer.alloc(entries.length * 4);
-  entries.forEach(([off, hash], i) => ids.writeInt32BE((off << 16) | hash, i * 4));
+  entries.forEach(([off, hash], i) => ids.writeInt32BE((off << 24) | hash, i * 4));
   return { from, ids };
 };
 
@@ -44,7 +44,7 @@ describe('RecentIds', () => {
     const r = new RecentIds();
     r.load(0, stored(20_000, [[1, 0xabcd]]));
     r.add(0, 0x0102, at(20_002), W);
-    expect(r.flushColumns(0)).toBe('20000\t\\\\x00020102');
+    expect(r.flushColumns(0)).toBe('20000\t\\\\x02000102');
     r.committed(0);
     expect(r.flushColumns(0)).toBe('20000\t\\\\x');
     // Far enough ahead to prune: the old entries go, the day offsets move to the new start.
@@ -52,21 +52,75 @@ describe('RecentIds', () => {
     r.add(0, 0x0003, at(newest), W);
     const from = newest - keepDays(W);
     expect(r.from[0]).toBe(from);
-    expect(r.flushColumns(0)).toBe(`${from}\t\\\\x${keepDays(W).toString(16).padStart(4, '0')}0003`);
+    expect(r.flushColumns(0)).toBe(`${from}\t\\\\x${keepDays(W).toString(16).padStart(2, '0')}000003`);
     expect(r.needsLookup(0, 0x0102, at(20_002), W)).toBe(true); // before the summary now
 
     r.loadBuilt(1, 20_000, stored(20_000, [[0, 5]]).ids);
     expect(r.flushColumns(1)).toBe('20000\t\\\\x00000005');
   });
 
-  it('gives up on a user with too many entries: the ledger answers from then on', () => {
+  it('keeps a busy user in memory only past 256 entries, and gives up past 262,144', () => {
     const r = new RecentIds();
     r.load(0, undefined);
     for (let i = 0; i < 256; i++) r.add(0, i, at(20_000), W);
-    expect(r.needsLookup(0, 5000, at(20_000), W)).toBe(false);
-    r.add(0, 5000, at(20_000), W);
-    expect(r.from[0]).toBe(RECENT_IDS_OFF);
-    expect(r.needsLookup(0, 5001, at(20_000), W)).toBe(true);
+    expect(r.flushColumns(0)).toMatch(/^\d+\t\\\\x[0-9a-f]{2048}$/);
+    r.committed(0);
+    r.add(0, 256, at(20_000), W);
+    // The balance row gets RECENT_IDS_OFF (a new owner asks the ledger); this owner still answers from memory.
     expect(r.flushColumns(0)).toBe(`${RECENT_IDS_OFF}\t\\\\x`);
+    expect(r.needsLookup(0, 5000, at(20_000), W)).toBe(false);
+    expect(r.needsLookup(0, 256, at(20_000), W)).toBe(true);
+    for (let i = 257; i < 262_144; i++) r.add(0, i, at(20_000), W);
+    expect(r.needsLookup(0, 300_000, at(20_000), W)).toBe(false);
+    // A busy user's entries are found through its table: present, absent, and outside the window.
+    expect(r.needsLookup(0, 10_000, at(20_000), W)).toBe(true);
+    expect(r.needsLookup(0, 16_383, at(20_007), W)).toBe(true);
+    expect(r.needsLookup(0, 10_000, at(20_009), W)).toBe(false);
+    r.add(0, 300_000, at(20_000), W);
+    expect(r.from[0]).toBe(RECENT_IDS_OFF);
+    expect(r.needsLookup(0, 300_001, at(20_000), W)).toBe(true);
+    expect(r.flushColumns(0)).toBe(`${RECENT_IDS_OFF}\t\\\\x`);
+    r.load(0, { from: RECENT_IDS_OFF, ids: Buffer.alloc(0) });
+    expect(r.needsLookup(0, 300_001, at(20_000), W)).toBe(true);
+  });
+
+  it('never answers "not seen" for an id it holds in the window, whether it scans or uses a table', () => {
+    let seed = 11;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor(seed / 65536) % n;
+    };
+    for (const size of [5, 40, 200, 3000]) {
+      const r = new RecentIds();
+      r.load(0, undefined);
+      const held: [number, number][] = [];
+      for (let i = 0; i < size; i++) {
+        const hash = rand(4096);
+        const day = 20_000 + rand(14);
+        r.add(0, hash, at(day), W);
+        held.push([hash, day]);
+      }
+      let answered = 0;
+      for (let q = 0; q < 2000; q++) {
+        const hash = rand(4096);
+        const day = 20_000 + rand(14);
+        const seen = held.some(([h, d]) => h === hash && Math.abs(d - day) <= 7);
+        const ask = r.needsLookup(0, hash, at(day), W);
+        if (seen) expect(ask).toBe(true);
+        if (!ask) answered++;
+      }
+      expect(answered).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps no summary for a window too long for its day offsets (over 27 days)', () => {
+    const r = new RecentIds();
+    r.load(0, undefined);
+    r.add(0, 1, at(20_000), 28 * DAY);
+    expect(r.from[0]).toBe(RECENT_IDS_OFF);
+    expect(r.needsLookup(0, 2, at(20_000), 28 * DAY)).toBe(true);
+    r.load(1, undefined);
+    r.add(1, 1, at(20_000), 27 * DAY);
+    expect(r.needsLookup(1, 2, at(20_000), 27 * DAY)).toBe(false);
   });
 });
