@@ -31,16 +31,18 @@ export const idHash = (userId: string, eventId: string): number => pgHashTextPai
  * asked of the ledger as before. It is kept in the balance row, so a reloaded user brings it along.
  *
  * One user's first entry lives in a column (most users of a large population have one or two
- * events in the window); more go into an array.
+ * events in the window); more go into a typed array of the user's own (4 bytes an entry, nothing
+ * for the garbage collector to trace).
  */
 export class RecentIds {
   from = new Int32Array(0);
   private count = new Uint32Array(0);
   private first = new Int32Array(0);
-  private more: (number[] | undefined)[] = [];
+  /** Entries 1..count-1, with room to grow (its length is the capacity). */
+  private more: (Int32Array | undefined)[] = [];
   /**
-   * For users with more than TABLE_FROM entries: the entries again, in an open-addressing table by
-   * hash (entry | 0x80000000, 0 = empty), so that a busy user's check does not scan them all.
+   * For users past MAX_STORED entries: the entries again, in an open-addressing table by hash
+   * (entry | 0x80000000, 0 = empty), so that a busy user's check does not scan them all.
    */
   private tables: (Int32Array | undefined)[] = [];
   /** How many of the entries Postgres holds, under the same `from`. */
@@ -65,8 +67,16 @@ export class RecentIds {
       return;
     }
     this.from[s] = stored.from ?? NONE;
-    for (let i = 0; i + 4 <= stored.ids.length; i += 4) this.push(s, stored.ids.readInt32BE(i));
-    this.storedCount[s] = this.count[s]!;
+    const n = stored.ids.length >> 2;
+    if (n > 0) this.first[s] = stored.ids.readInt32BE(0);
+    if (n > 1) {
+      const more = new Int32Array(n - 1 + 2);
+      for (let i = 1; i < n; i++) more[i - 1] = stored.ids.readInt32BE(i * 4);
+      this.more[s] = more;
+    }
+    this.count[s] = n;
+    if (n > TABLE_FROM) this.buildTable(s);
+    this.storedCount[s] = n;
     this.whole[s] = 0;
   }
 
@@ -184,7 +194,15 @@ export class RecentIds {
   private push(s: number, e: number): void {
     const n = this.count[s]!;
     if (n === 0) this.first[s] = e;
-    else (this.more[s] ??= []).push(e);
+    else {
+      let more = this.more[s];
+      if (more === undefined || more.length < n) {
+        const grown = new Int32Array(Math.max(4, Math.ceil(n * 1.5)));
+        if (more !== undefined) grown.set(more);
+        this.more[s] = more = grown;
+      }
+      more[n - 1] = e;
+    }
     this.count[s] = n + 1;
     const table = this.tables[s];
     if (table !== undefined && (n + 1) * 2 <= table.length) insert(table, e);
@@ -198,7 +216,8 @@ export class RecentIds {
     while (size < n * 4) size *= 2;
     const table = new Int32Array(size);
     insert(table, this.first[s]!);
-    for (const e of this.more[s] ?? []) insert(table, e);
+    const more = this.more[s]!;
+    for (let i = 0; i < n - 1; i++) insert(table, more[i]!);
     this.tables[s] = table;
   }
 
@@ -237,8 +256,8 @@ export class RecentIds {
   }
 }
 
-/** Entries past which a user's checks use a table instead of a scan. */
-const TABLE_FROM = 32;
+/** Entries past which a user's checks use a table instead of a scan (a busy user, held in memory only). */
+const TABLE_FROM = MAX_STORED;
 
 function insert(table: Int32Array, e: number): void {
   const mask = table.length - 1;
