@@ -46,7 +46,7 @@ export class RecentIds {
    */
   private tables: (Int32Array | undefined)[] = [];
   /** How many of the entries Postgres holds, under the same `from`. */
-  private storedCount = new Uint32Array(0);
+  private storedCount = new Uint16Array(0);
   /** 1 when Postgres' summary is not this one's start (built at load, pruned, given up): the next flush writes it whole. */
   private whole = new Uint8Array(0);
   /** 1 for a user past MAX_STORED: Postgres holds RECENT_IDS_OFF, memory the summary. */
@@ -56,8 +56,7 @@ export class RecentIds {
   load(s: number, stored: { from: number | null; ids: Buffer } | undefined): void {
     this.ensure(s);
     this.count[s] = 0;
-    this.more[s] = undefined;
-    this.tables[s] = undefined;
+    this.dropLists(s);
     this.memoryOnly[s] = 0;
     if (stored === undefined) {
       // No balance row, so no ledger rows: every window is known to hold none.
@@ -68,6 +67,11 @@ export class RecentIds {
     }
     this.from[s] = stored.from ?? NONE;
     const n = stored.ids.length >> 2;
+    if (n > MAX_IN_MEMORY) {
+      this.giveUp(s);
+      this.whole[s] = 1;
+      return;
+    }
     if (n > 0) this.first[s] = stored.ids.readInt32BE(0);
     if (n > 1) {
       const more = new Int32Array(n - 1 + 2);
@@ -76,7 +80,9 @@ export class RecentIds {
     }
     this.count[s] = n;
     if (n > TABLE_FROM) this.buildTable(s);
-    this.storedCount[s] = n;
+    // Only a summary read from the ledger can be this large (Postgres keeps at most MAX_STORED entries).
+    if (n > MAX_STORED) this.memoryOnly[s] = 1;
+    this.storedCount[s] = Math.min(n, MAX_STORED);
     this.whole[s] = 0;
   }
 
@@ -171,8 +177,7 @@ export class RecentIds {
   }
 
   forget(s: number): void {
-    this.more[s] = undefined;
-    this.tables[s] = undefined;
+    this.dropLists(s);
     this.count[s] = 0;
     this.memoryOnly[s] = 0;
   }
@@ -186,9 +191,14 @@ export class RecentIds {
   private giveUp(s: number): void {
     this.from[s] = RECENT_IDS_OFF;
     this.count[s] = 0;
-    this.more[s] = undefined;
-    this.tables[s] = undefined;
+    this.dropLists(s);
     this.memoryOnly[s] = 0;
+  }
+
+  /** Only where set: writing undefined past the arrays' end would grow them for every user held (8 bytes each). */
+  private dropLists(s: number): void {
+    if (this.more[s] !== undefined) this.more[s] = undefined;
+    if (this.tables[s] !== undefined) this.tables[s] = undefined;
   }
 
   private push(s: number, e: number): void {
@@ -232,8 +242,7 @@ export class RecentIds {
       if (off >= 0) kept.push((off << 24) | (e & HASH_MASK));
     }
     this.count[s] = 0;
-    this.more[s] = undefined;
-    this.tables[s] = undefined;
+    this.dropLists(s);
     this.from[s] = newFrom;
     this.whole[s] = 1;
     for (const e of kept) this.push(s, e);
@@ -242,7 +251,10 @@ export class RecentIds {
   private ensure(s: number): void {
     if (s < this.from.length) return;
     const n = Math.max(1024, this.from.length * 2, s + 1);
-    const widen = <T extends Int32Array | Uint32Array | Uint8Array>(old: T, make: (k: number) => T): T => {
+    const widen = <T extends Int32Array | Uint32Array | Uint16Array | Uint8Array>(
+      old: T,
+      make: (k: number) => T,
+    ): T => {
       const next = make(n);
       next.set(old);
       return next;
@@ -251,7 +263,7 @@ export class RecentIds {
     this.count = widen(this.count, (k) => new Uint32Array(k));
     this.memoryOnly = widen(this.memoryOnly, (k) => new Uint8Array(k));
     this.first = widen(this.first, (k) => new Int32Array(k));
-    this.storedCount = widen(this.storedCount, (k) => new Uint32Array(k));
+    this.storedCount = widen(this.storedCount, (k) => new Uint16Array(k));
     this.whole = widen(this.whole, (k) => new Uint8Array(k));
   }
 }

@@ -123,4 +123,13 @@ describe('RecentIds', () => {
     r.add(1, 1, at(20_000), 27 * DAY);
     expect(r.needsLookup(1, 2, at(20_000), 27 * DAY)).toBe(false);
   });
+
+  it('keeps a large summary read from the ledger in memory only', () => {
+    const r = new RecentIds();
+    const entries: [number, number][] = Array.from({ length: 300 }, (_, i) => [1, i]);
+    r.loadBuilt(0, 20_000, stored(20_000, entries).ids);
+    expect(r.flushColumns(0)).toBe(`${RECENT_IDS_OFF}\t\\\\x`);
+    expect(r.needsLookup(0, 299, at(20_008), W)).toBe(true);
+    expect(r.needsLookup(0, 300, at(20_008), W)).toBe(false);
+  });
 });
