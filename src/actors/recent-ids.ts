@@ -12,8 +12,13 @@ const FRESH = 2147483647;
 export const RECENT_IDS_OFF = -2147483647;
 /** Entries a balance row holds at most (1 KB); past it the summary lives on in memory only, while the user is held. */
 const MAX_STORED = 256;
-/** Entries kept in memory for one user at most (about 6 MB with its table); past it its checks go to the ledger. */
+/** Entries kept in memory for one user at most; past it its checks go to the ledger. */
 const MAX_IN_MEMORY = 262_144;
+/**
+ * Entries of memory-only users one actor keeps at most (about 12 bytes each with their tables: 6 MB);
+ * a user who would pass it gives its summary up. Bounds memory when many users are busy at once.
+ */
+const MEMORY_ONLY_BUDGET = 500_000;
 /**
  * Entries hold the day as an offset of 7 bits (so that they stay positive int32s): summaries whose
  * keep and prune slack pass it (an idempotency_window over 27 days) are not kept.
@@ -51,13 +56,15 @@ export class RecentIds {
   private whole = new Uint8Array(0);
   /** 1 for a user past MAX_STORED: Postgres holds RECENT_IDS_OFF, memory the summary. */
   private memoryOnly = new Uint8Array(0);
+  /** Entries of memory-only users, against MEMORY_ONLY_BUDGET. */
+  memoryOnlyEntries = 0;
 
   /** A user as loaded: its stored summary, none (a new user: it has no rows), or null (a row without one yet). */
   load(s: number, stored: { from: number | null; ids: Buffer } | undefined): void {
     this.ensure(s);
+    this.release(s);
     this.count[s] = 0;
     this.dropLists(s);
-    this.memoryOnly[s] = 0;
     if (stored === undefined) {
       // No balance row, so no ledger rows: every window is known to hold none.
       this.from[s] = FRESH;
@@ -81,7 +88,11 @@ export class RecentIds {
     this.count[s] = n;
     if (n > TABLE_FROM) this.buildTable(s);
     // Only a summary read from the ledger can be this large (Postgres keeps at most MAX_STORED entries).
-    if (n > MAX_STORED) this.memoryOnly[s] = 1;
+    if (n > MAX_STORED) {
+      this.memoryOnly[s] = 1;
+      this.memoryOnlyEntries += n;
+      if (this.memoryOnlyEntries > MEMORY_ONLY_BUDGET) this.giveUp(s);
+    }
     this.storedCount[s] = Math.min(n, MAX_STORED);
     this.whole[s] = 0;
   }
@@ -144,8 +155,9 @@ export class RecentIds {
       // Too large for the balance row, which the merge rewrites at every flush: Postgres gets RECENT_IDS_OFF.
       this.memoryOnly[s] = 1;
       this.whole[s] = 1;
+      this.memoryOnlyEntries += n;
     }
-    if (n >= MAX_IN_MEMORY) {
+    if (n >= MAX_IN_MEMORY || (this.memoryOnly[s] === 1 && this.memoryOnlyEntries >= MEMORY_ONLY_BUDGET)) {
       this.giveUp(s);
       return;
     }
@@ -177,21 +189,30 @@ export class RecentIds {
   }
 
   forget(s: number): void {
+    this.release(s);
     this.dropLists(s);
     this.count[s] = 0;
-    this.memoryOnly[s] = 0;
   }
 
   clear(): void {
     this.more = [];
     this.tables = [];
+    this.memoryOnly.fill(0);
+    this.memoryOnlyEntries = 0;
   }
 
   /** From now on, and in Postgres, this user's checks go to the ledger. */
   private giveUp(s: number): void {
+    this.release(s);
     this.from[s] = RECENT_IDS_OFF;
     this.count[s] = 0;
     this.dropLists(s);
+    this.whole[s] = 1;
+  }
+
+  /** A memory-only user's entries leave the budget (they are about to be dropped or re-added). */
+  private release(s: number): void {
+    if (this.memoryOnly[s] === 1) this.memoryOnlyEntries -= this.count[s]!;
     this.memoryOnly[s] = 0;
   }
 
@@ -214,6 +235,7 @@ export class RecentIds {
       more[n - 1] = e;
     }
     this.count[s] = n + 1;
+    if (this.memoryOnly[s] === 1) this.memoryOnlyEntries++;
     const table = this.tables[s];
     if (table !== undefined && (n + 1) * 2 <= table.length) insert(table, e);
     else if (n + 1 > TABLE_FROM) this.buildTable(s);
@@ -223,7 +245,7 @@ export class RecentIds {
   private buildTable(s: number): void {
     const n = this.count[s]!;
     let size = 64;
-    while (size < n * 4) size *= 2;
+    while (size < n * 2) size *= 2;
     const table = new Int32Array(size);
     insert(table, this.first[s]!);
     const more = this.more[s]!;
@@ -241,11 +263,17 @@ export class RecentIds {
       const off = (e >>> 24) - shift;
       if (off >= 0) kept.push((off << 24) | (e & HASH_MASK));
     }
+    const memoryOnly = this.memoryOnly[s]!;
+    this.release(s);
     this.count[s] = 0;
     this.dropLists(s);
     this.from[s] = newFrom;
     this.whole[s] = 1;
     for (const e of kept) this.push(s, e);
+    if (memoryOnly === 1 && kept.length >= MAX_STORED) {
+      this.memoryOnly[s] = 1;
+      this.memoryOnlyEntries += kept.length;
+    }
   }
 
   private ensure(s: number): void {

@@ -132,4 +132,19 @@ describe('RecentIds', () => {
     expect(r.needsLookup(0, 299, at(20_008), W)).toBe(true);
     expect(r.needsLookup(0, 300, at(20_008), W)).toBe(false);
   });
+
+  it('bounds the entries of memory-only users per actor: past the budget a user gives its summary up', () => {
+    const r = new RecentIds();
+    let off = 0;
+    for (let u = 0; u < 2_000; u++) {
+      r.load(u, undefined);
+      for (let i = 0; i < 300; i++) r.add(u, i, at(20_000), W);
+      if (r.from[u] === RECENT_IDS_OFF) off++;
+    }
+    expect(r.memoryOnlyEntries).toBeLessThanOrEqual(500_000);
+    expect(off).toBeGreaterThan(300);
+    expect(r.needsLookup(1_999, 5, at(20_000), W)).toBe(true);
+    for (let u = 0; u < 2_000; u++) r.forget(u);
+    expect(r.memoryOnlyEntries).toBe(0);
+  });
 });
