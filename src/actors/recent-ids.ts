@@ -1,4 +1,5 @@
 import { pgHashTextPair } from '../store/pg-hashtext.js';
+import { widened, type TypedColumn } from './typed-column.js';
 
 const DAY_MS = 86_400_000;
 /** No summary yet (NULL in Postgres): checks go to the ledger, and the summary is built when the user is next loaded. */
@@ -279,14 +280,7 @@ export class RecentIds {
   private ensure(s: number): void {
     if (s < this.from.length) return;
     const n = Math.max(1024, this.from.length * 2, s + 1);
-    const widen = <T extends Int32Array | Uint32Array | Uint16Array | Uint8Array>(
-      old: T,
-      make: (k: number) => T,
-    ): T => {
-      const next = make(n);
-      next.set(old);
-      return next;
-    };
+    const widen = <T extends TypedColumn>(old: T, make: (k: number) => T): T => widened(old, n, make);
     this.from = widen(this.from, (k) => new Int32Array(k));
     this.count = widen(this.count, (k) => new Uint32Array(k));
     this.memoryOnly = widen(this.memoryOnly, (k) => new Uint8Array(k));

@@ -1,3 +1,4 @@
+import { widened, type TypedColumn } from './typed-column.js';
 import type { StoredUser } from '../store/users.js';
 
 /**
@@ -92,11 +93,7 @@ export class UserTable {
 
   private grow(capacity: number): void {
     const n = Math.max(16, capacity);
-    const widen = <T extends Float64Array | Int32Array | Uint8Array>(old: T, make: (n: number) => T): T => {
-      const next = make(n);
-      next.set(old);
-      return next;
-    };
+    const widen = <T extends TypedColumn>(old: T, make: (k: number) => T): T => widened(old, n, make);
     this.balance = widen(this.balance, (k) => new Float64Array(k));
     this.lifetimeEarned = widen(this.lifetimeEarned, (k) => new Float64Array(k));
     this.earnedDay = widen(this.earnedDay, (k) => new Int32Array(k));
