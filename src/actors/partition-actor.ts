@@ -66,8 +66,7 @@ export class PartitionActor {
   private pendingEvents = 0;
   private tally = new TaskTally();
   private readonly scratch: UserState = { balance: 0, lifetimeEarned: 0, earnedToday: 0 };
-  /** Given event ids applied since the last flush (Postgres does not have them yet): the duplicate check's memory. */
-  /** Event times of the ids recorded since the last flush (not as duplicates), per eventKey. */
+  /** Event times of the given ids recorded since the last flush (not as duplicates), per eventKey: Postgres does not have them yet. */
   private pendingIds = new Map<string, number[]>();
   /** Each held user's recent event ids: most duplicate checks end here, without the ledger. */
   private readonly recent = new RecentIds();

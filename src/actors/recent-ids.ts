@@ -1,7 +1,7 @@
 import { pgHashTextPair } from '../store/pg-hashtext.js';
+import { DAY_MS, utcDay } from '../store/ledger-partitions.js';
 import { widened, type TypedColumn } from './typed-column.js';
 
-const DAY_MS = 86_400_000;
 /** No summary yet (NULL in Postgres): checks go to the ledger, and the summary is built when the user is next loaded. */
 const NONE = -2147483648;
 /** A user with no ledger rows at all and no entries yet: `from` is set by the first entry. */
@@ -77,7 +77,6 @@ export class RecentIds {
     const n = stored.ids.length >> 2;
     if (n > MAX_IN_MEMORY) {
       this.giveUp(s);
-      this.whole[s] = 1;
       return;
     }
     if (n > 0) this.first[s] = stored.ids.readInt32BE(0);
@@ -108,9 +107,9 @@ export class RecentIds {
   needsLookup(s: number, hash: number, atMs: number, windowMs: number): boolean {
     const from = this.from[s]!;
     if (from === FRESH) return false;
-    const lo = Math.floor((atMs - windowMs) / DAY_MS);
+    const lo = utcDay(atMs - windowMs);
     if (from === NONE || from === RECENT_IDS_OFF || lo < from) return true;
-    const hi = Math.floor((atMs + windowMs) / DAY_MS) - from;
+    const hi = utcDay(atMs + windowMs) - from;
     const loOff = lo - from;
     const table = this.tables[s];
     if (table !== undefined) {
@@ -126,7 +125,7 @@ export class RecentIds {
     }
     const n = this.count[s]!;
     for (let i = 0; i < n; i++) {
-      const e = i === 0 ? this.first[s]! : this.more[s]![i - 1]!;
+      const e = this.entryAt(s, i);
       if ((e & HASH_MASK) === hash) {
         const off = e >>> 24;
         if (off >= loOff && off <= hi) return true;
@@ -137,7 +136,7 @@ export class RecentIds {
 
   /** A ledger row the duplicate check can find was written for this user. */
   add(s: number, hash: number, atMs: number, windowMs: number): void {
-    const day = Math.floor(atMs / DAY_MS);
+    const day = utcDay(atMs);
     const keep = keepDays(windowMs);
     if (this.from[s] === FRESH) this.from[s] = day - keep;
     const from = this.from[s]!;
@@ -176,7 +175,7 @@ export class RecentIds {
     const n = this.count[s]!;
     let hex = '';
     for (let i = whole ? 0 : this.storedCount[s]!; i < n; i++) {
-      const e = i === 0 ? this.first[s]! : this.more[s]![i - 1]!;
+      const e = this.entryAt(s, i);
       hex += (e >>> 0).toString(16).padStart(8, '0');
     }
     const from = this.from[s]!;
@@ -223,6 +222,10 @@ export class RecentIds {
     if (this.tables[s] !== undefined) this.tables[s] = undefined;
   }
 
+  private entryAt(s: number, i: number): number {
+    return i === 0 ? this.first[s]! : this.more[s]![i - 1]!;
+  }
+
   private push(s: number, e: number): void {
     const n = this.count[s]!;
     if (n === 0) this.first[s] = e;
@@ -260,7 +263,7 @@ export class RecentIds {
     const n = this.count[s]!;
     const kept: number[] = [];
     for (let i = 0; i < n; i++) {
-      const e = i === 0 ? this.first[s]! : this.more[s]![i - 1]!;
+      const e = this.entryAt(s, i);
       const off = (e >>> 24) - shift;
       if (off >= 0) kept.push((off << 24) | (e & HASH_MASK));
     }
