@@ -11,7 +11,10 @@ import pg from 'pg';
  * (default the local server's `postgres` database).
  */
 const KINDS: [string, string][] = [
-  ['duplicate/purchase lookup', 'SELECT user_id, event_id, event_type'],
+  ['duplicate lookup', '/* duplicate ids */'],
+  ['refunded-purchase lookup', '/* refunded purchases */'],
+  ['recent-purchase lookup', '/* recent purchases */'],
+  ['refund outside its window', 'SELECT DISTINCT user_id, event_id'],
   ['ledger COPY', 'COPY point_transactions'],
   ['staging COPY', 'COPY staging_deltas'],
   ['balance merge', 'INSERT INTO balances AS'],
@@ -20,7 +23,8 @@ const KINDS: [string, string][] = [
   ['dead-letter COPY', 'COPY dead_letters'],
   ['commit', 'COMMIT'],
 ];
-const kindOf = (q: string): string => KINDS.find(([, p]) => q.trim().startsWith(p))?.[0] ?? q.trim().slice(0, 40);
+const kindOf = (q: string): string =>
+  KINDS.find(([, p]) => (p.startsWith('/*') ? q.includes(p) : q.trim().startsWith(p)))?.[0] ?? q.trim().slice(0, 40);
 
 async function sample(seconds: number, out: string): Promise<void> {
   const c = new pg.Client({
@@ -32,7 +36,7 @@ async function sample(seconds: number, out: string): Promise<void> {
   let written = Date.now();
   while (Date.now() < stop) {
     const r = await c.query<{ datname: string; q: string; w: string | null }>(
-      `SELECT datname, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS q, wait_event_type || ':' || wait_event AS w
+      `SELECT datname, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) || coalesce(substring(query from '/\\* [a-z ]+ \\*/$'), '') AS q, wait_event_type || ':' || wait_event AS w
        FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
     );
     const t = Date.now();

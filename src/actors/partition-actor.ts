@@ -164,10 +164,11 @@ export class PartitionActor {
     }
     if (missing.size > 0) await this.loadMissing([...missing]);
     const hashes = idHashes(results);
-    await this.loadFacts(this.factsToLoad(results, hashes, rules));
+    // One clock for the batch: factsToLoad's judgement of event times must be the one apply makes.
+    const nowMs = Date.now();
+    await this.loadFacts(this.factsToLoad(results, hashes, rules, nowMs));
 
     const view = new Uint8Array(batch.bytes);
-    const nowMs = Date.now();
     for (let j = 0; j < results.length; j++) {
       const r = results[j]!;
       const i = indices[j]!;
@@ -222,45 +223,64 @@ export class PartitionActor {
 
   /**
    * The (user, event id) pairs Postgres must be asked about: given ids (duplicates) and the purchases
-   * refunds name, except those memory already answers (pending since the last flush) and those of
-   * users Postgres holds no ledger rows for.
+   * refunds name, except those memory already answers (pending since the last flush, or applied earlier
+   * in this batch) and those of users Postgres holds no ledger rows for. A purchase the recent-ids
+   * summary places on known days is asked about over those days first (a few partitions, not the
+   * refund window's 180).
    */
-  private factsToLoad(results: (DecodeResult | null)[], hashes: Int32Array, rules: RuleSet): FactsQuery {
+  private factsToLoad(results: (DecodeResult | null)[], hashes: Int32Array, rules: RuleSet, nowMs: number): FactsQuery {
     const q: FactsQuery = {
       duplicates: { users: [], ids: [], atMs: [], windowMs: rules.idempotencyWindowMs },
       purchases: { users: [], ids: [], atMs: [], windowMs: rules.refundWindowMs },
+      recentPurchases: { users: [], ids: [], atMs: [], windowMs: rules.refundWindowMs, days: [Infinity, -Infinity] },
     };
     // Per pair and UTC day: the same id at two times of a batch needs both windows read.
     const seen = [new Set<string>(), new Set<string>()];
-    const add = (userId: string, eventId: string, atMs: number, refund: boolean): void => {
+    const add = (userId: string, eventId: string, atMs: number, refund: boolean, s: number): void => {
       const k = eventKey(userId, eventId);
       // Memory answers: a pending purchase for a refund, a pending occurrence within the window for an id.
       if (refund ? this.pendingPurchases.has(k) : this.pendingWithin(k, atMs, q.duplicates.windowMs)) return;
-      const s = seen[refund ? 1 : 0]!;
+      const done = seen[refund ? 1 : 0]!;
       const kd = `${k}\u0000${Math.floor(atMs / DAY_MS)}`;
-      if (s.has(kd)) return;
-      s.add(kd);
-      const l = refund ? q.purchases : q.duplicates;
+      if (done.has(kd)) return;
+      done.add(kd);
+      let l = refund ? q.purchases : q.duplicates;
+      const days = refund ? this.recent.daysOf(s, idHash(userId, eventId)) : null;
+      if (days !== null) {
+        l = q.recentPurchases;
+        q.recentPurchases.days[0] = Math.min(q.recentPurchases.days[0], days[0]);
+        q.recentPurchases.days[1] = Math.max(q.recentPurchases.days[1], days[1]);
+      }
       l.users.push(userId);
       l.ids.push(eventId);
       l.atMs.push(atMs);
     };
+    // Purchases earlier in this batch that will certainly be applied (in time, and no earlier occurrence in memory
+    // or, by the summary, in the ledger): a refund naming one finds it pending when it is applied. Without this, a
+    // refund soon after its purchase asked the ledger over its whole refund window, then everywhere (OUTSIDE_SQL).
+    const applying = new Set<string>();
     for (let j = 0; j < results.length; j++) {
       const r = results[j]!;
       if (r === null || !r.ok) continue;
       const e = r.event;
       const s = this.users.slotOf(e.userId)!;
       if (this.users.inPostgres[s] === 0) continue;
-      if (e.eventIdGiven && this.recent.needsLookup(s, hashes[j]!, e.timestampMs, rules.idempotencyWindowMs))
-        add(e.userId, e.eventId, e.timestampMs, false);
-      if (e.originalEventId !== undefined) add(e.userId, e.originalEventId, e.timestampMs, true);
+      if (e.originalEventId !== undefined && !applying.has(eventKey(e.userId, e.originalEventId)))
+        add(e.userId, e.originalEventId, e.timestampMs, true, s);
+      if (!e.eventIdGiven) continue;
+      if (this.recent.needsLookup(s, hashes[j]!, e.timestampMs, rules.idempotencyWindowMs)) {
+        add(e.userId, e.eventId, e.timestampMs, false, s);
+      } else if (e.type === 'purchase' && this.timeRefusal(e, nowMs) === null) {
+        const k = eventKey(e.userId, e.eventId);
+        if (!this.pendingWithin(k, e.timestampMs, rules.idempotencyWindowMs)) applying.add(k);
+      }
     }
     return q;
   }
 
   /** One round trip for the pairs memory cannot answer (see factsToLoad). */
   private async loadFacts(q: FactsQuery): Promise<void> {
-    if (q.duplicates.users.length === 0 && q.purchases.users.length === 0) {
+    if (q.duplicates.users.length === 0 && q.purchases.users.length === 0 && q.recentPurchases.users.length === 0) {
       this.facts = new Map();
       this.outsideWindow = new Set();
       return;

@@ -59,6 +59,9 @@ export class RecentIds {
   private memoryOnly = new Uint8Array(0);
   /** Entries of memory-only users, against MEMORY_ONLY_BUDGET. */
   memoryOnlyEntries = 0;
+  /** The day offsets of scan's matches. */
+  private matchLo = 0;
+  private matchHi = 0;
 
   /** A user as loaded: its stored summary, none (a new user: it has no rows), or null (a row without one yet). */
   load(s: number, stored: { from: number | null; ids: Buffer } | undefined): void {
@@ -109,29 +112,43 @@ export class RecentIds {
     if (from === FRESH) return false;
     const lo = utcDay(atMs - windowMs);
     if (from === NONE || from === RECENT_IDS_OFF || lo < from) return true;
-    const hi = utcDay(atMs + windowMs) - from;
-    const loOff = lo - from;
+    return this.scan(s, hash, lo - from, utcDay(atMs + windowMs) - from, false);
+  }
+
+  /**
+   * The UTC days [first, last] of the entries with this hash (the days a ledger row with this id may lie on), or
+   * null when there is none or no summary. Not a proof of absence before `from`: only where to look first.
+   */
+  daysOf(s: number, hash: number): [number, number] | null {
+    const from = this.from[s]!;
+    if (from === FRESH || from === NONE || from === RECENT_IDS_OFF) return null;
+    return this.scan(s, hash, 0, MAX_OFFSET, true) ? [from + this.matchLo, from + this.matchHi] : null;
+  }
+
+  /** Whether an entry with this hash lies at day offsets [loOff, hiOff]; with `all`, their range in matchLo/matchHi. */
+  private scan(s: number, hash: number, loOff: number, hiOff: number, all: boolean): boolean {
+    this.matchLo = MAX_OFFSET;
+    this.matchHi = -1;
     const table = this.tables[s];
     if (table !== undefined) {
       const mask = table.length - 1;
-      for (let i = hash & mask; table[i] !== 0; i = (i + 1) & mask) {
-        const e = table[i]! & 0x7fffffff;
-        if ((e & HASH_MASK) === hash) {
-          const off = e >>> 24;
-          if (off >= loOff && off <= hi) return true;
-        }
-      }
-      return false;
+      for (let i = hash & mask; table[i] !== 0; i = (i + 1) & mask)
+        if (this.match(table[i]! & 0x7fffffff, hash, loOff, hiOff) && !all) return true;
+    } else {
+      const n = this.count[s]!;
+      for (let i = 0; i < n; i++) if (this.match(this.entryAt(s, i), hash, loOff, hiOff) && !all) return true;
     }
-    const n = this.count[s]!;
-    for (let i = 0; i < n; i++) {
-      const e = this.entryAt(s, i);
-      if ((e & HASH_MASK) === hash) {
-        const off = e >>> 24;
-        if (off >= loOff && off <= hi) return true;
-      }
-    }
-    return false;
+    return this.matchHi >= 0;
+  }
+
+  /** A method, not a closure: the duplicate check runs per event. */
+  private match(e: number, hash: number, loOff: number, hiOff: number): boolean {
+    if ((e & HASH_MASK) !== hash) return false;
+    const off = e >>> 24;
+    if (off < loOff || off > hiOff) return false;
+    if (off < this.matchLo) this.matchLo = off;
+    if (off > this.matchHi) this.matchHi = off;
+    return true;
   }
 
   /** A ledger row the duplicate check can find was written for this user. */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { DAY_MS } from './ledger-partitions.js';
 
 /** A user's event id, as one string key: user and id cannot contain NUL. */
 export const eventKey = (userId: string, eventId: string): string => `${userId}\u0000${eventId}`;
@@ -33,6 +34,11 @@ export interface PairLookup {
 export interface FactsQuery {
   duplicates: PairLookup;
   purchases: PairLookup;
+  /**
+   * Purchases the recent-ids summary places on known UTC days [first, last]: read from those days first; those
+   * not found there (a hash that matched another id) are asked about over their refund windows, as `purchases`.
+   */
+  recentPurchases: PairLookup & { days: [number, number] };
 }
 
 export interface EventFacts {
@@ -56,16 +62,18 @@ const FACT_COLUMNS = 'user_id, event_id, event_type, status, amount, points, eve
  * read fewer partitions per pair but cost far more to plan and start than they saved: the drain fell
  * from about 58k to 18k events/s.)
  */
-export function factsStatement(p: PairLookup): { text: string; values: unknown[] } {
+export function factsStatement(p: PairLookup, days?: [number, number]): { text: string; values: unknown[] } {
   let lo = Infinity;
   let hi = -Infinity;
   for (const t of p.atMs) {
     if (t < lo) lo = t;
     if (t > hi) hi = t;
   }
+  const [from, to] =
+    days === undefined ? [lo - p.windowMs, hi + p.windowMs] : [days[0] * DAY_MS, (days[1] + 1) * DAY_MS - 1];
   return {
     text: `SELECT ${FACT_COLUMNS} FROM point_transactions WHERE ${KEYS(1, 2)} AND status <> 'duplicate' AND event_time >= $3 AND event_time <= $4`,
-    values: [p.users, p.ids, new Date(lo - p.windowMs), new Date(hi + p.windowMs)],
+    values: [p.users, p.ids, new Date(from), new Date(to)],
   };
 }
 
@@ -82,9 +90,17 @@ type FactRow = {
   event_time: Date;
 };
 
-async function readFacts(pool: pg.Pool, p: PairLookup, facts: Map<string, LedgerFact[]>): Promise<void> {
+/** `label` ends the statement as a comment, so pg_stat_activity (bench/pg-activity.ts) tells the two lookups apart. */
+async function readFacts(
+  pool: pg.Pool,
+  p: PairLookup,
+  facts: Map<string, LedgerFact[]>,
+  label: 'duplicate ids' | 'refunded purchases' | 'recent purchases',
+  days?: [number, number],
+): Promise<void> {
   if (p.users.length === 0) return;
-  const r = await pool.query<FactRow>(factsStatement(p));
+  const s = factsStatement(p, days);
+  const r = await pool.query<FactRow>({ text: `${s.text} /* ${label} */`, values: s.values });
   for (const row of r.rows) {
     const k = eventKey(row.user_id, row.event_id);
     const list = facts.get(k) ?? [];
@@ -103,14 +119,39 @@ async function readFacts(pool: pg.Pool, p: PairLookup, facts: Map<string, Ledger
   }
 }
 
+const appliedPurchase = (facts: Map<string, LedgerFact[]>, userId: string, eventId: string): boolean =>
+  facts.get(eventKey(userId, eventId))?.some((f) => f.eventType === 'purchase' && f.status === 'applied') === true;
+
 export async function loadEventFacts(pool: pg.Pool, q: FactsQuery): Promise<EventFacts> {
   const facts = new Map<string, LedgerFact[]>();
   const refunds = new Map<string, RefundTotals>();
   const outsideWindow = new Set<string>();
-  await readFacts(pool, q.duplicates, facts);
-  const p = q.purchases;
+  await readFacts(pool, q.duplicates, facts, 'duplicate ids');
+  const near = q.recentPurchases;
+  await readFacts(pool, near, facts, 'recent purchases', near.days);
+  // Every purchase pair (for refund totals below); the wide lookup gets those the near one did not find.
+  const p: PairLookup = {
+    users: [...near.users],
+    ids: [...near.ids],
+    atMs: [...near.atMs],
+    windowMs: q.purchases.windowMs,
+  };
+  const wide: PairLookup = { users: [], ids: [], atMs: [], windowMs: q.purchases.windowMs };
+  for (let i = 0; i < near.users.length; i++) {
+    if (appliedPurchase(facts, near.users[i]!, near.ids[i]!)) continue;
+    wide.users.push(near.users[i]!);
+    wide.ids.push(near.ids[i]!);
+    wide.atMs.push(near.atMs[i]!);
+  }
+  for (let i = 0; i < q.purchases.users.length; i++) {
+    for (const l of [p, wide]) {
+      l.users.push(q.purchases.users[i]!);
+      l.ids.push(q.purchases.ids[i]!);
+      l.atMs.push(q.purchases.atMs[i]!);
+    }
+  }
   if (p.users.length === 0) return { facts, refunds, outsideWindow };
-  await readFacts(pool, p, facts);
+  await readFacts(pool, wide, facts, 'refunded purchases');
   const t = await pool.query<{ user_id: string; event_id: string; amount_refunded: string; points_refunded: string }>(
     `SELECT user_id, event_id, amount_refunded, points_refunded FROM purchase_refunds
      WHERE (user_id, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
@@ -123,10 +164,7 @@ export async function loadEventFacts(pool: pg.Pool, q: FactsQuery): Promise<Even
     });
   const notFound: [string[], string[]] = [[], []];
   for (let i = 0; i < p.users.length; i++) {
-    const found = facts
-      .get(eventKey(p.users[i]!, p.ids[i]!))
-      ?.some((f) => f.eventType === 'purchase' && f.status === 'applied');
-    if (found !== true) {
+    if (!appliedPurchase(facts, p.users[i]!, p.ids[i]!)) {
       notFound[0].push(p.users[i]!);
       notFound[1].push(p.ids[i]!);
     }

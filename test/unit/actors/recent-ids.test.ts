@@ -24,6 +24,26 @@ describe('RecentIds', () => {
     expect(r.from[0]).toBe(20_000 - keepDays(W));
   });
 
+  it('gives the days of the entries with a hash (where a refund looks for its purchase first)', () => {
+    const r = new RecentIds();
+    r.load(
+      0,
+      stored(20_000, [
+        [3, 7],
+        [9, 8],
+        [5, 7],
+        [12, 7],
+      ]),
+    );
+    expect(r.daysOf(0, 7)).toEqual([20_003, 20_012]);
+    expect(r.daysOf(0, 8)).toEqual([20_009, 20_009]);
+    expect(r.daysOf(0, 9)).toBeNull();
+    r.load(1, stored(null, []));
+    expect(r.daysOf(1, 7)).toBeNull(); // no summary: no days to look in
+    r.load(2, undefined);
+    expect(r.daysOf(2, 7)).toBeNull();
+  });
+
   it('sends every check to the ledger for a user without a summary, and keeps none', () => {
     const r = new RecentIds();
     r.load(3, stored(null, []));

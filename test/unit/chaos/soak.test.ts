@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExpectedBalances } from '../../../tools/simulator/expected-balances.js';
 import type { SimulatedMessage } from '../../../tools/simulator/generator.js';
-import { cyclicBlock } from '../../chaos/soak/cyclic-stream.js';
+import { cyclicBlock, weeksAt, WEEK_MS } from '../../chaos/soak/cyclic-stream.js';
 import { add, increase, quantile, type Buckets } from '../../chaos/soak/histogram-window.js';
 import { faultPlan } from '../../chaos/soak/run-soak.js';
 import { recoveries, windowFigures, type SoakSample } from '../../chaos/soak/verdict.js';
@@ -9,12 +9,12 @@ import { recoveries, windowFigures, type SoakSample } from '../../chaos/soak/ver
 /** The replay's view of a message as the engine receives it (ids as cycled). */
 function asSimulated(key: string | null, value: Buffer | null, original: SimulatedMessage): SimulatedMessage {
   if (original.bad || original.event === undefined || value === null) return original;
-  const b = JSON.parse(value.toString()) as { event_id?: string; original_event_id?: string };
+  const b = JSON.parse(value.toString()) as { event_id?: string; original_event_id?: string; timestamp: string };
   return {
     key,
     value,
     bad: false,
-    event: { ...original.event, eventId: b.event_id, originalEventId: b.original_event_id },
+    event: { ...original.event, eventId: b.event_id, originalEventId: b.original_event_id, timestamp: b.timestamp },
   };
 }
 
@@ -26,9 +26,11 @@ describe('cyclic soak stream', () => {
     const originals = [...generateMessages(400, gen)];
     const block = cyclicBlock(400, gen);
     const replay = new ExpectedBalances();
+    // Each cycle moved by its own number of weeks, as the soak does while event time advances.
+    const weeks = [-9, -4, -3];
     for (let c = 0; c < 3; c++)
       for (let i = 0; i < 400; i++) {
-        const m = block.message(c, i);
+        const m = block.message(c, i, weeks[c]);
         replay.add(asSimulated(m.key, m.value, originals[i]!));
       }
     for (let i = 0; i < 123; i++) {
@@ -48,6 +50,38 @@ describe('cyclic soak stream', () => {
       );
     expect(ids(0).length).toBeGreaterThan(0);
     expect(ids(0).some((v) => ids(1).includes(v))).toBe(false);
+  });
+
+  it('moves every valid event by whole weeks, keeping its offset and the rest of the message', () => {
+    const block = cyclicBlock(200, gen);
+    let moved = 0;
+    for (let i = 0; i < 200; i++) {
+      const a = block.message(1, i, 0).value?.toString() ?? '';
+      const b = block.message(1, i, -3).value?.toString() ?? '';
+      if (!a.startsWith('{"') || !a.includes('"timestamp"')) continue;
+      let ja: { timestamp?: unknown };
+      try {
+        ja = JSON.parse(a) as { timestamp?: unknown };
+      } catch {
+        continue; // a deliberately malformed message is sent as it is
+      }
+      const jb = JSON.parse(b) as { timestamp?: unknown };
+      if (typeof ja.timestamp !== 'string' || typeof jb.timestamp !== 'string' || ja.timestamp === jb.timestamp)
+        continue;
+      moved++;
+      expect(Date.parse(ja.timestamp) - Date.parse(jb.timestamp)).toBe(3 * WEEK_MS);
+      expect(jb.timestamp.slice(19)).toBe(ja.timestamp.slice(19));
+      expect({ ...jb, timestamp: 0 }).toEqual({ ...ja, timestamp: 0 });
+    }
+    expect(moved).toBeGreaterThan(150);
+  });
+
+  it('walks event time from -span weeks to the block itself over the soak', () => {
+    expect(weeksAt(0, 1800)).toBe(-9);
+    expect(weeksAt(179, 1800)).toBe(-9);
+    expect(weeksAt(180, 1800)).toBe(-8);
+    expect(weeksAt(1799, 1800)).toBe(0);
+    expect(weeksAt(5000, 1800)).toBe(0);
   });
 
   it('refuses redeems (their effect depends on the balance)', () => {
