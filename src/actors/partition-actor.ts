@@ -6,7 +6,7 @@ import type { RuleSet } from '../rules/index.js';
 import { backoffMs, sleep } from '../backoff.js';
 import type { PurchaseRecord, UserState } from '../rules/types.js';
 import { eventKey, loadEventFacts, type FactsQuery, type LedgerFact, type RefundTotals } from '../store/event-facts.js';
-import { utcDay } from '../store/ledger-partitions.js';
+import { DAY_MS, utcDay } from '../store/ledger-partitions.js';
 import { rulesVersionId } from '../store/rules-versions.js';
 import { CopyBuffer } from '../store/copy-buffer.js';
 import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
@@ -14,7 +14,7 @@ import { flushToPostgres, type FlushBatch, type FlushOutcome, type LifecycleFlus
 import { readLifecyclePosition, readStoredOffset } from '../store/offsets.js';
 import { loadUsers, type StoredUser } from '../store/users.js';
 import { readRecentIds } from '../store/recent-ids-sql.js';
-import { idHash, keepDays, RecentIds } from './recent-ids.js';
+import { idHash, keepDays, MAX_DAY_OFFSET, RECENT_IDS_OFF, RecentIds } from './recent-ids.js';
 import { applyToLots } from '../lifecycle/event-lots.js';
 import type { ExpiryRows } from '../lifecycle/expiry-rows.js';
 import { countLots, EXPIRE_EVENT_ID, hasDueLots, LotChanges, loadLots } from '../lifecycle/lot-sql.js';
@@ -44,7 +44,6 @@ export interface ActorDeps {
   onRetry: (what: string, error: unknown, attempt: number) => void;
 }
 
-const DAY_MS = 86_400_000;
 /** EXPIRY_BATCH_LOTS' default (src/config/env.ts). */
 const DEFAULT_EXPIRY_BATCH_LOTS = 2_000;
 
@@ -140,6 +139,7 @@ export class PartitionActor {
     const results: (DecodeResult | null)[] = [];
     const indices: number[] = [];
     const missing = new Set<string>();
+    let earliestMs = Infinity;
     const at = { topic: this.topic, partition: this.partition, offset: 0, key: null as string | null };
     for (let i = 0; i < batch.count; i++) {
       const offset = batch.offsets[i]!;
@@ -158,11 +158,12 @@ export class PartitionActor {
       if (r.ok) {
         const e = r.event;
         if (this.users.slotOf(e.userId) === undefined) missing.add(e.userId);
+        if (e.timestampMs < earliestMs) earliestMs = e.timestampMs;
       }
       results.push(r);
       indices.push(i);
     }
-    if (missing.size > 0) await this.loadMissing([...missing]);
+    if (missing.size > 0) await this.loadMissing([...missing], earliestMs);
     const hashes = idHashes(results);
     // One clock for the batch: factsToLoad's judgement of event times must be the one apply makes.
     const nowMs = Date.now();
@@ -333,9 +334,10 @@ export class PartitionActor {
     };
   }
 
-  private async loadMissing(userIds: string[]): Promise<void> {
+  /** `earliestMs`: the batch's earliest event time, where the summaries built at load must start covering. */
+  private async loadMissing(userIds: string[], earliestMs: number): Promise<void> {
     const stored = await this.retrying('load users', () => loadUsers(this.deps.pool, userIds));
-    const built = await this.buildRecentIds(stored);
+    const built = await this.buildRecentIds(stored, earliestMs);
     const addUser = (id: string, u: StoredUser | undefined): number => {
       const s = this.users.add(id, u);
       this.recent.load(s, u && { from: u.recentFrom, ids: u.recentIds });
@@ -359,12 +361,26 @@ export class PartitionActor {
     }
   }
 
-  /** Summaries for users whose balance row has none yet (written before sql/007), read from the ledger once. */
-  private async buildRecentIds(stored: Map<string, StoredUser>): Promise<Map<string, { from: number; ids: Buffer }>> {
-    const without = [...stored].filter(([, u]) => u.recentFrom === null).map(([id]) => id);
+  /**
+   * Summaries read from the ledger for users whose balance row has none: written before sql/007, or too busy
+   * to keep theirs there (RECENT_IDS_OFF, kept in memory only by their last owner). Without this a new owner
+   * (after a restart or a rebalance) sent every check of a busy user to the ledger. They start `keep` days
+   * before the batch's earliest event (or today, if earlier), so that a late event's window is covered too;
+   * as far back as entries' 7-bit day offsets reach rows written up to LEDGER_FUTURE_LIMIT ahead.
+   */
+  private async buildRecentIds(
+    stored: Map<string, StoredUser>,
+    earliestMs: number,
+  ): Promise<Map<string, { from: number; ids: Buffer }>> {
+    const without = [...stored]
+      .filter(([, u]) => u.recentFrom === null || u.recentFrom === RECENT_IDS_OFF)
+      .map(([id]) => id);
     const out = new Map<string, { from: number; ids: Buffer }>();
     if (without.length === 0) return out;
-    const from = utcDay(Date.now()) - keepDays(this.deps.rules().idempotencyWindowMs);
+    const keep = keepDays(this.deps.rules().idempotencyWindowMs);
+    const today = utcDay(Date.now());
+    const latest = today + Math.ceil(this.deps.limits.ledgerFutureMs / DAY_MS) + 1;
+    const from = Math.max(Math.min(today, utcDay(earliestMs)) - keep, latest - MAX_DAY_OFFSET);
     const read = await this.retrying('read recent ids', () => readRecentIds(this.deps.pool, without, from));
     for (const id of without) out.set(id, { from, ids: read.get(id) ?? Buffer.alloc(0) });
     return out;

@@ -7,8 +7,8 @@ const NONE = -2147483648;
 /** A user with no ledger rows at all and no entries yet: `from` is set by the first entry. */
 const FRESH = 2147483647;
 /**
- * recent_from of a user with too many entries for its balance row (a very busy user): once loaded
- * again, its checks go to the ledger, and no summary is built at load.
+ * recent_from of a user with too many entries for its balance row (a very busy user): when loaded
+ * again, its summary is read from the ledger (as for NONE) and lives in memory only.
  */
 export const RECENT_IDS_OFF = -2147483647;
 /** Entries a balance row holds at most (1 KB); past it the summary lives on in memory only, while the user is held. */
@@ -24,7 +24,7 @@ const MEMORY_ONLY_BUDGET = 500_000;
  * Entries hold the day as an offset of 7 bits (so that they stay positive int32s): summaries whose
  * keep and prune slack pass it (an idempotency_window over 27 days) are not kept.
  */
-const MAX_OFFSET = 127;
+export const MAX_DAY_OFFSET = 127;
 const HASH_MASK = 0xffffff;
 
 /** A ledger row's 24-bit id hash, as the summary and sql/007 keep it. */
@@ -122,12 +122,12 @@ export class RecentIds {
   daysOf(s: number, hash: number): [number, number] | null {
     const from = this.from[s]!;
     if (from === FRESH || from === NONE || from === RECENT_IDS_OFF) return null;
-    return this.scan(s, hash, 0, MAX_OFFSET, true) ? [from + this.matchLo, from + this.matchHi] : null;
+    return this.scan(s, hash, 0, MAX_DAY_OFFSET, true) ? [from + this.matchLo, from + this.matchHi] : null;
   }
 
   /** Whether an entry with this hash lies at day offsets [loOff, hiOff]; with `all`, their range in matchLo/matchHi. */
   private scan(s: number, hash: number, loOff: number, hiOff: number, all: boolean): boolean {
-    this.matchLo = MAX_OFFSET;
+    this.matchLo = MAX_DAY_OFFSET;
     this.matchHi = -1;
     const table = this.tables[s];
     if (table !== undefined) {
@@ -161,7 +161,7 @@ export class RecentIds {
     if (day < from) return; // before what the summary covers: checks there go to the ledger too
     // Half a keep of slack: a prune rewrites the whole summary, so it should be rare.
     const span = keep + Math.ceil(keep / 2);
-    if (span > MAX_OFFSET) {
+    if (span > MAX_DAY_OFFSET) {
       // A window too long for the entries' day offsets: no summary, the ledger answers.
       this.giveUp(s);
       return;

@@ -165,6 +165,35 @@ describe('recent ids in the balance rows (sql/007)', () => {
     expect(await ledgerStatuses()).toEqual(expected);
   });
 
+  it('builds no further back than its day offsets reach, whatever the batch holds', async () => {
+    // A batch with a 200-day-old event: a summary starting before it could not place today's rows (7-bit offsets).
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    const busy: Ev[] = Array.from({ length: 300 }, (_, i) => ({ user: 'far', id: `f-${i}`, at: today - DAY + i }));
+    await run(db.pool, busy);
+    await run(db.pool, [{ user: 'far', id: 'old', at: today - 200 * DAY }, ...busy.slice(0, 50)]);
+    expect(await ledgerStatuses()).toEqual(expected);
+    expect(expected.slice(-50).every((st) => st === 'duplicate')).toBe(true);
+  });
+
+  it.each([10, 40])(
+    "reads a busy user's summary from the ledger when a new owner loads it, so its new ids need no lookup (%i days back)",
+    async (back) => {
+      // 40 days back is further than the summary's keep (23 days) before today: it must start from the batch's events.
+      const recent = Math.floor(Date.now() / DAY) * DAY - back * DAY;
+      const user = `busy-${back}`;
+      const busy: Ev[] = Array.from({ length: 300 }, (_, i) => ({ user, id: `c-${i}`, at: recent + i }));
+      await run(db.pool, busy);
+      const counted = countingPool(db.pool);
+      const fresh: Ev[] = Array.from({ length: 100 }, (_, i) => ({ user, id: `d-${i}`, at: recent + DAY + i }));
+      await run(counted.pool, fresh);
+      expect(counted.lookups()).toBe(0);
+      // Its repeats are still caught: the built summary matches them, and the ledger confirms.
+      await run(counted.pool, busy.slice(0, 20));
+      expect(counted.lookups()).toBeGreaterThan(0);
+      expect(await ledgerStatuses()).toEqual(expected);
+    },
+  );
+
   it('builds the summary from the ledger for users stored before it existed', async () => {
     // Recent ids (the summary built at load covers the days before today), recorded before the summaries are wiped.
     const now = Date.now();
