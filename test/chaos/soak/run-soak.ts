@@ -146,6 +146,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   o.log(`soak: ${o.minutes} min at ${rate} events/s`);
   const block = cyclicBlock(200_000, GEN);
   const db = await freshDatabase();
+  // The server's write settings decide much of a long run's cost (checkpoints, full-page writes): reported with it.
+  const settings = (
+    await db.pool.query<{ name: string; setting: string }>(
+      `SELECT name, current_setting(name) AS setting FROM pg_settings
+       WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'synchronous_commit', 'fsync')
+       ORDER BY name`,
+    )
+  ).rows.map((r) => `${r.name}=${r.setting}`);
+  o.log(`postgres: ${settings.join(' ')}`);
   const t = await soakTopic(brokers, 12);
   const env = engineEnv(t.topic, db.url, { KAFKA_BROKERS: brokers });
   const engines = new Set<EngineProcess>();
@@ -281,6 +290,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     JSON.stringify({
       minutes: o.minutes,
       rate,
+      postgres: settings,
       events,
       lost,
       wrong,
@@ -294,6 +304,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   );
   const summary = [
     ...checks.map(([text, ok]) => `${ok ? 'pass' : 'FAIL'}  ${text}`),
+    `postgres: ${settings.join(' ')}`,
     `chart: ${path.relative(ROOT_DIR, svg)}`,
   ];
   return { passed: checks.every(([, ok]) => ok), events, lost, wrong, summary };
