@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { KafkaConsumer } from '../src/kafka/library.js';
 import type { RdConsumer } from '../src/kafka/consumer/rdkafka-consumer.js';
 import { consumeBatch, FETCH_SETTINGS } from '../src/kafka/consumer/rdkafka-consumer.js';
-import { kcatBinary } from './kcat-producer.js';
+import { kcatBinary } from '../tools/simulator/kcat-producer.js';
 import { now, progress } from './support.js';
 
 /**

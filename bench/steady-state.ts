@@ -4,7 +4,7 @@ import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
 import { generateMessages } from '../tools/simulator/generator.js';
 import { produceMessages } from '../tools/simulator/produce.js';
 import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
-import { kcatBinary, produceWithKcat } from './kcat-producer.js';
+import { kcatBinary, produceWithKcat } from '../tools/simulator/kcat-producer.js';
 import { progress, startEngineChild } from './support.js';
 
 export interface SteadyResult {

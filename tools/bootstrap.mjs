@@ -44,7 +44,8 @@ export const COMMANDS = {
   demo: { packages: PACKAGES.broker, postgres: true, runsDist: false },
   test: { packages: [...PACKAGES.broker, ...PACKAGES.test], postgres: true, runsDist: false },
   bench: { packages: [...PACKAGES.broker, 'kcat'], postgres: true, runsDist: true },
-  chaos: { packages: [...PACKAGES.broker, 'iproute2', 'iptables'], postgres: true, runsDist: false },
+  // kcat produces the soak's steady load (the JavaScript producer cannot keep its rate beside the engine).
+  chaos: { packages: [...PACKAGES.broker, 'kcat', 'iproute2', 'iptables'], postgres: true, runsDist: false },
 };
 
 /** Inputs of `npm run build`: package.json's "type" decides the module format tsc emits. */
