@@ -3,7 +3,8 @@ import { stackUp } from '../../tools/stack/stack.js';
 import { runSoak } from './soak/run-soak.js';
 
 /**
- * `npm run soak -- --minutes N [--rate R] [--engine-root DIR]`: see soak/run-soak.ts. `--engine-root`
+ * `npm run soak -- --minutes N [--rate R] [--engine-root DIR] [--postgres tuned|stack]`: see soak/run-soak.ts.
+ * `--postgres stack` runs on the stack's server as configured instead of the soak's tuned private cluster. `--engine-root`
  * runs another checkout's engine (e.g. a `git archive` of a commit). On a shared machine run it under
  * `flock /tmp/loyalty-heavy.lock`.
  */
@@ -17,15 +18,19 @@ async function main(): Promise<void> {
       minutes: { type: 'string', default: '30' },
       rate: { type: 'string' },
       'engine-root': { type: 'string' },
+      postgres: { type: 'string', default: 'tuned' },
     },
   });
   const minutes = Number(values.minutes);
   if (!(minutes >= 1)) throw new Error('--minutes must be at least 1');
+  const postgres = values.postgres;
+  if (postgres !== 'tuned' && postgres !== 'stack') throw new Error('--postgres must be tuned or stack');
   await stackUp(log);
   const r = await runSoak({
     minutes,
     rate: values.rate === undefined ? undefined : Number(values.rate),
     engineRoot: values['engine-root'],
+    postgres,
     log,
   });
   console.log(r.summary.join('\n'));

@@ -39,10 +39,11 @@ describe('ledger lookups on a partition with history', () => {
     await db.drop();
   });
 
-  it("the engine's sessions run without JIT, with the flush timeouts and the dead-peer keepalive", async () => {
+  it("the engine's sessions run without JIT or parallel workers, with the flush timeouts and the dead-peer keepalive", async () => {
     const show = async (name: string): Promise<string> =>
       (await engine.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!;
     expect(await show('jit')).toBe('off');
+    expect(await show('max_parallel_workers_per_gather')).toBe('0');
     expect(await show('statement_timeout')).toBe('1min');
     expect(await show('idle_in_transaction_session_timeout')).toBe('1min');
     expect(await show('tcp_keepalives_idle')).toBe('10');

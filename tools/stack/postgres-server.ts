@@ -55,8 +55,43 @@ export function withDatabase(url: string, db: string): string {
   return u.toString();
 }
 
-const privateDir = (): string => path.join(STACK_DIR, 'postgres');
 const privatePort = (env: NodeJS.ProcessEnv): number => Number(env.STACK_PG_PORT ?? 55432);
+
+/** A cluster of the stack's own: a data folder under .stack/, a port and the settings it starts with. */
+interface ClusterSpec {
+  dir: string;
+  port: number;
+  settings: Record<string, string>;
+}
+
+const privateCluster = (env: NodeJS.ProcessEnv): ClusterSpec => ({
+  dir: path.join(STACK_DIR, 'postgres'),
+  port: privatePort(env),
+  settings: { fsync: 'on' },
+});
+
+/**
+ * Write settings a production server holding this ledger would run with, sized for this 24 GiB machine that
+ * also runs Kafka and the engines. The machine's server runs Debian's defaults (128 MB of shared buffers, a
+ * 1 GB WAL): there a soak's ledger indexes outgrow the buffers within minutes, and backends spend their time
+ * writing WAL (full-page images after each of the frequent checkpoints) and evicting dirty pages themselves.
+ * Durability is untouched: fsync, full_page_writes and synchronous_commit stay on.
+ */
+export const PRODUCTION_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '4GB',
+  wal_buffers: '64MB',
+  max_wal_size: '16GB',
+  min_wal_size: '2GB',
+  checkpoint_timeout: '15min',
+  checkpoint_completion_target: '0.9',
+  wal_compression: 'lz4',
+};
+
+const tunedCluster = (env: NodeJS.ProcessEnv): ClusterSpec => ({
+  dir: path.join(STACK_DIR, 'postgres-tuned'),
+  port: Number(env.STACK_TUNED_PG_PORT ?? 55433),
+  settings: { ...PRODUCTION_SETTINGS },
+});
 
 function findPgBin(): string | null {
   const base = '/usr/lib/postgresql';
@@ -76,54 +111,89 @@ function runPg(bin: string, args: string[]): { ok: boolean; output: string } {
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
-async function startPrivateCluster(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+/** Settings of `wanted` the server at `url` runs with other values of (as Postgres shows them, e.g. 4GB). */
+async function settingsDiffer(url: string, wanted: Record<string, string>): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ name: string; setting: string }>(
+      'SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) AS name',
+      [Object.keys(wanted)],
+    );
+    return r.rows.filter((x) => x.setting.toLowerCase() !== wanted[x.name]!.toLowerCase()).map((x) => x.name);
+  } finally {
+    await c.end();
+  }
+}
+
+async function startCluster(spec: ClusterSpec, log: (line: string) => void): Promise<string> {
   const bin = findPgBin();
   if (bin === null) {
     throw new StackError(
       'no PostgreSQL server answers and none is installed: apt-get install -y postgresql (or set DATABASE_URL)',
     );
   }
-  const dir = privateDir();
-  const data = path.join(dir, 'data');
-  const port = privatePort(env);
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  if (await postgresAnswers(url)) return url;
-  if (await portAnswers('127.0.0.1', port)) {
-    throw new StackError(`port ${port} is taken by another process: stop it or set STACK_PG_PORT`);
+  const data = path.join(spec.dir, 'data');
+  const url = `postgres://postgres@127.0.0.1:${spec.port}/postgres`;
+  const name = path.relative(process.cwd(), spec.dir);
+  if (await postgresAnswers(url)) {
+    const differ = await settingsDiffer(url, spec.settings);
+    if (differ.length === 0) return url;
+    log(`postgres: ${name} runs with other ${differ.join(', ')}: restarting it`);
+    runPg(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
   }
-  mkdirSync(dir, { recursive: true });
+  if (await portAnswers('127.0.0.1', spec.port)) {
+    throw new StackError(`port ${spec.port} is taken by another process: stop it or set STACK_PG_PORT`);
+  }
+  mkdirSync(spec.dir, { recursive: true });
   if (process.getuid?.() === 0) {
-    spawnSync('chown', ['-R', 'postgres:postgres', dir]);
-    chmodSync(dir, 0o755);
+    spawnSync('chown', ['-R', 'postgres:postgres', spec.dir]);
+    chmodSync(spec.dir, 0o755);
   }
   if (!existsSync(path.join(data, 'PG_VERSION'))) {
     log(`postgres: initialising a private cluster in ${path.relative(process.cwd(), data)} ...`);
     const r = runPg(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
     if (!r.ok) throw new StackError(`initdb failed: ${r.output.split('\n').slice(-1)[0] ?? ''}`);
   }
+  const settings = Object.entries(spec.settings)
+    .map(([k, v]) => `-c ${k}=${v}`)
+    .join(' ');
   const r = runPg(path.join(bin, 'pg_ctl'), [
     '-D',
     data,
     '-l',
-    path.join(dir, 'postgres.log'),
+    path.join(spec.dir, 'postgres.log'),
     '-w',
     '-t',
     '60',
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`,
+    `-p ${spec.port} -k ${spec.dir} -c listen_addresses=127.0.0.1 ${settings}`,
     'start',
   ]);
-  if (!r.ok) throw new StackError(`the private Postgres did not start: see ${path.join(dir, 'postgres.log')}`);
-  log(`postgres: private cluster started on 127.0.0.1:${port}`);
+  if (!r.ok) throw new StackError(`the private Postgres did not start: see ${path.join(spec.dir, 'postgres.log')}`);
+  log(`postgres: private cluster started on 127.0.0.1:${spec.port} (${settings.replace(/-c /g, '')})`);
   return url;
 }
 
+/**
+ * A private cluster with PRODUCTION_SETTINGS (the soak's, and any long run's that should not measure Debian's
+ * defaults), on its own port; started, or restarted when it runs with other settings. Returns its admin URL.
+ */
+export async function tunedPostgres(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+  return startCluster(tunedCluster(env), log);
+}
+
+/** Stops the stack's private clusters that are running. */
 export async function stopPrivateCluster(log: (line: string) => void): Promise<void> {
   const bin = findPgBin();
-  const data = path.join(privateDir(), 'data');
-  if (bin === null || !existsSync(path.join(data, 'postmaster.pid'))) return;
-  const r = runPg(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
-  log(r.ok ? 'postgres: private cluster stopped' : `postgres: pg_ctl stop said: ${r.output}`);
+  if (bin === null) return;
+  for (const spec of [privateCluster(process.env), tunedCluster(process.env)]) {
+    const data = path.join(spec.dir, 'data');
+    if (!existsSync(path.join(data, 'postmaster.pid'))) continue;
+    const r = runPg(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+    const name = path.relative(process.cwd(), spec.dir);
+    log(r.ok ? `postgres: ${name} stopped` : `postgres: pg_ctl stop (${name}) said: ${r.output}`);
+  }
 }
 
 /**
@@ -150,7 +220,7 @@ export async function resolvePostgres(
       return { url: withDatabase(machine, DEFAULT_DATABASE), source: 'machine' };
     }
   }
-  const admin = await startPrivateCluster(env, log);
+  const admin = await startCluster(privateCluster(env), log);
   await ensureDatabase(admin, DEFAULT_DATABASE);
   return { url: withDatabase(admin, DEFAULT_DATABASE), source: 'private' };
 }

@@ -7,6 +7,7 @@ import { generateMessages, type GeneratorOptions, type SimulatedMessage } from '
 import { produceMessages } from '../../../tools/simulator/produce.js';
 import { kcatBinary, produceWithKcat } from '../../../tools/simulator/kcat-producer.js';
 import { ROOT_DIR } from '../../../tools/stack/paths.js';
+import { tunedPostgres } from '../../../tools/stack/postgres-server.js';
 import { committedEvents } from '../../../src/store/offsets.js';
 import { engineEnv, type EngineProcess } from '../../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';
@@ -24,6 +25,8 @@ export interface SoakOptions {
   rate?: number;
   /** A checkout whose engine (src/main.ts) to run; this one by default. */
   engineRoot?: string;
+  /** 'tuned' (default): a private cluster with PRODUCTION_SETTINGS; 'stack': the stack's server as it is. */
+  postgres?: 'tuned' | 'stack';
   log: (line: string) => void;
 }
 
@@ -142,6 +145,8 @@ export function faultPlan(totalSeconds: number): Fault[] {
  * and last sixths, checks that lag comes back after each fault, and every balance at the end.
  */
 export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
+  // Every database of the run (the drain's and the soak's) is made on this server (freshDatabase reads it).
+  if ((o.postgres ?? 'tuned') === 'tuned') process.env.DATABASE_URL = await tunedPostgres(process.env, o.log);
   const { brokers } = stackEnv();
   const rate = Math.round(o.rate ?? 0.6 * (await measureDrain(brokers, 600_000, o.engineRoot, o.log)));
   const total = o.minutes * 60;
@@ -167,8 +172,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     return e;
   };
   // Ctrl-C or a timeout: end the engines and drop the soak's database and topic before leaving.
+  // The producer stops too, and the clean-up gets 15 s: a run left producing went on loading the machine.
+  let aborted = false;
   const onSignal = (): void => {
+    aborted = true;
     for (const e of engines) e.proc.kill('SIGKILL');
+    setTimeout(() => process.exit(130), 15_000);
     void Promise.allSettled([db.drop(), t.drop()]).then(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
@@ -185,7 +194,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   const began = Date.now();
   const elapsed = (): number => (Date.now() - began) / 1000;
   const stream = function* (): Generator<SimulatedMessage> {
-    while (elapsed() < total) {
+    while (!aborted && elapsed() < total) {
       const m = block.message(cycle, index, weeks);
       yield { key: m.key, value: m.value, bad: false };
       if (++index === block.size) {
