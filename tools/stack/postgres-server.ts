@@ -90,7 +90,8 @@ export const PRODUCTION_SETTINGS: Readonly<Record<string, string>> = {
 const tunedCluster = (env: NodeJS.ProcessEnv): ClusterSpec => ({
   dir: path.join(STACK_DIR, 'postgres-tuned'),
   port: Number(env.STACK_TUNED_PG_PORT ?? 55433),
-  settings: { ...PRODUCTION_SETTINGS },
+  // The name puts backends' titles in the form bench/cpu.ts reads ("postgres: tuned: user database ...").
+  settings: { cluster_name: 'tuned', ...PRODUCTION_SETTINGS },
 });
 
 function findPgBin(): string | null {
