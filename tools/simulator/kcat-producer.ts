@@ -8,7 +8,7 @@ export function kcatBinary(): string | undefined {
 /** A message as kcat can take it: one line, key and value separated by a tab. */
 export interface LineMessage {
   key: string | null;
-  value: Buffer | null;
+  value: Buffer | string | null;
 }
 
 /**
@@ -67,9 +67,10 @@ export async function produceWithKcat(
         break;
       }
       const m = next.value;
-      if (m.key === null || m.value === null || m.key.includes('\t') || m.value.includes(10))
+      const value = typeof m.value === 'string' ? m.value : (m.value?.toString('utf8') ?? null);
+      if (m.key === null || value === null || m.key.includes('\t') || value.includes('\n'))
         throw new Error('kcat producer: message cannot be one line');
-      lines.push(`${m.key}\t${m.value.toString('utf8')}\n`);
+      lines.push(`${m.key}\t${value}\n`);
     }
     if (lines.length > 0 && !child.stdin.write(lines.join(''))) await new Promise((r) => child.stdin.once('drain', r));
     if (!ended) await new Promise((r) => setTimeout(r, tickMs));

@@ -5,7 +5,7 @@ import { createAdmin } from '../../../src/kafka/admin.js';
 import { IsolationLevel } from '../../../src/kafka/library.js';
 import { generateMessages, type GeneratorOptions, type SimulatedMessage } from '../../../tools/simulator/generator.js';
 import { produceMessages } from '../../../tools/simulator/produce.js';
-import { kcatBinary, produceWithKcat } from '../../../tools/simulator/kcat-producer.js';
+import { kcatBinary, produceWithKcat, type LineMessage } from '../../../tools/simulator/kcat-producer.js';
 import { ROOT_DIR } from '../../../tools/stack/paths.js';
 import { tunedPostgres } from '../../../tools/stack/postgres-server.js';
 import { committedEvents } from '../../../src/store/offsets.js';
@@ -117,6 +117,12 @@ async function measureDrain(
   }
 }
 
+/** Lines as the JavaScript producer takes them (when kcat is missing). */
+function* asSimulated(lines: Iterable<LineMessage>): Generator<SimulatedMessage> {
+  for (const m of lines)
+    yield { key: m.key, value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value, bad: false };
+}
+
 function rssMiB(pid: number | undefined): number {
   try {
     const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -193,10 +199,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   let weeks = weeksAt(0, total);
   const began = Date.now();
   const elapsed = (): number => (Date.now() - began) / 1000;
-  const stream = function* (): Generator<SimulatedMessage> {
+  const stream = function* (): Generator<LineMessage> {
     while (!aborted && elapsed() < total) {
-      const m = block.message(cycle, index, weeks);
-      yield { key: m.key, value: m.value, bad: false };
+      yield block.message(cycle, index, weeks);
       if (++index === block.size) {
         index = 0;
         cycle++;
@@ -210,7 +215,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     o.log('soak: kcat not found, producing with the JavaScript client (it may not keep the rate)');
   const produced = (
     kcat === undefined
-      ? produceMessages(brokers, t.topic, stream(), { ratePerSec: rate }).then((p) => ({
+      ? produceMessages(brokers, t.topic, asSimulated(stream()), { ratePerSec: rate }).then((p) => ({
           sent: p.sent,
           seconds: p.elapsedMs / 1000,
         }))

@@ -6,6 +6,8 @@ import { add, increase, quantile, type Buckets } from '../../chaos/soak/histogra
 import { faultPlan } from '../../chaos/soak/run-soak.js';
 import { recoveries, windowFigures, type SoakSample } from '../../chaos/soak/verdict.js';
 
+const bytes = (text: string | null): Buffer | null => (text === null ? null : Buffer.from(text));
+
 /** The replay's view of a message as the engine receives it (ids as cycled). */
 function asSimulated(key: string | null, value: Buffer | null, original: SimulatedMessage): SimulatedMessage {
   if (original.bad || original.event === undefined || value === null) return original;
@@ -31,11 +33,11 @@ describe('cyclic soak stream', () => {
     for (let c = 0; c < 3; c++)
       for (let i = 0; i < 400; i++) {
         const m = block.message(c, i, weeks[c]);
-        replay.add(asSimulated(m.key, m.value, originals[i]!));
+        replay.add(asSimulated(m.key, bytes(m.value), originals[i]!));
       }
     for (let i = 0; i < 123; i++) {
       const m = block.message(3, i);
-      replay.add(asSimulated(m.key, m.value, originals[i]!));
+      replay.add(asSimulated(m.key, bytes(m.value), originals[i]!));
     }
     expect(replay.duplicates).toBeGreaterThan(0);
     expect(block.expectedAfter(3, 123).differences(replay.balances)).toEqual([]);
