@@ -13,7 +13,13 @@ export function soakChartSvg(samples: readonly SoakSample[], faults: readonly Fa
     const v = h === undefined ? NaN : quantile(0.99, h) * 1000;
     if (Number.isFinite(v)) p99.push([minutes(samples[i]!), v]);
   }
-  const faultText = faults.map((f) => `${f.kind}@${(f.t / 60).toFixed(1)}`).join(' ');
+  // By kind, in minutes: the list has to fit the panel's title.
+  const at = (kind: Fault['kind']): string =>
+    faults
+      .filter((f) => f.kind === kind)
+      .map((f) => Number((f.t / 60).toFixed(1)))
+      .join(' ');
+  const faultText = `kill at ${at('kill')}, join at ${at('join')}, leave at ${at('leave')} (min)`;
   const panels = [
     lineChartSvg(`${title}: engine RSS`, 'minutes', 'MiB', [
       {
@@ -22,8 +28,12 @@ export function soakChartSvg(samples: readonly SoakSample[], faults: readonly Fa
         points: samples.map((s) => [minutes(s), s.rssMiB]),
       },
     ]),
-    lineChartSvg(`lag (produced - committed in Postgres); faults: ${faultText}`, 'minutes', 'events', [
-      { name: 'lag', color: '#d62728', points: samples.map((s) => [minutes(s), s.lag]) },
+    lineChartSvg(`lag; ${faultText}`, 'minutes', 'events', [
+      {
+        name: 'lag: in the topic, not committed in Postgres',
+        color: '#d62728',
+        points: samples.map((s) => [minutes(s), s.lag]),
+      },
     ]),
     lineChartSvg('flush p99 (last 10 s)', 'minutes', 'ms', [{ name: 'flush p99', color: '#2ca02c', points: p99 }]),
   ];
