@@ -318,6 +318,10 @@ export class EngineConsumer {
     this.client.incrementalAssign(
       tps.map((t) => (t.topic === this.s.topic && at.has(t.partition) ? { ...t, offset: at.get(t.partition)! } : t)),
     );
+    // librdkafka keeps a partition's pause across revocation and a later assignment: one revoked while paused
+    // (its queue was full) would come back paused, and its new handle, which starts unpaused, would never resume
+    // it. A 30-minute soak lost six partitions for good that way after a second engine left.
+    if (handles.length > 0) this.client.resume(handles.map((h) => ({ topic: this.s.topic, partition: h.partition })));
     handles.forEach((h, i) => h.runFrom(offsets[i]!));
     this.metrics.assignedPartitions.set(this.assigned);
     this.log.info({ partitions: handles.map((h, i) => `${h.partition}@${offsets[i]}`) }, 'partitions assigned');

@@ -8,6 +8,8 @@ export class FakeClient implements RdConsumer {
   onRebalance: RebalanceHandler = () => undefined;
   readonly inbox: Message[] = [];
   readonly calls: { op: string; args: unknown }[] = [];
+  /** As in librdkafka, a partition's pause outlives its assignment: revoked paused, it is assigned again paused. */
+  readonly paused = new Set<number>();
   connect(_o: object, cb: (err: null) => void): void {
     cb(null);
   }
@@ -15,7 +17,10 @@ export class FakeClient implements RdConsumer {
     this.calls.push({ op: 'subscribe', args: topics });
   }
   consume(n: number, cb: (err: null, messages: Message[]) => void): void {
-    if (this.inbox.length > 0) cb(null, this.inbox.splice(0, n));
+    // A paused partition's messages stay fetched-but-held, as librdkafka's do.
+    const ready = this.inbox.filter((m) => !this.paused.has(m.partition)).slice(0, n);
+    for (const m of ready) this.inbox.splice(this.inbox.indexOf(m), 1);
+    if (ready.length > 0) cb(null, ready);
     else setTimeout(() => cb(null, []), 5);
   }
   setDefaultConsumeTimeout(): void {}
@@ -31,9 +36,11 @@ export class FakeClient implements RdConsumer {
   }
   pause(a: Assignment[]): void {
     this.calls.push({ op: 'pause', args: a.map((x) => x.partition) });
+    for (const x of a) this.paused.add(x.partition);
   }
   resume(a: Assignment[]): void {
     this.calls.push({ op: 'resume', args: a.map((x) => x.partition) });
+    for (const x of a) this.paused.delete(x.partition);
   }
   seek(a: Required<Assignment>, _t: number, cb: (err: null) => void): void {
     this.calls.push({ op: 'seek', args: a });
