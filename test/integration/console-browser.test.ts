@@ -122,18 +122,20 @@ describe('the live console at GET /, in headless Chromium', () => {
       15_000,
     );
 
-    // Settled: the page shows what the API says.
-    await lookUp('user-3');
-    await waitFor(
-      'the balance on the page',
-      async () => (await page.getAttribute('#member-points', 'data-value')) !== null,
-      10_000,
-    );
+    // Settled: the page shows what the API says. The API is read first (nothing moves any more), then the page is
+    // awaited until it shows it: the mid-flow lookup's value is still on the page until the new answer renders,
+    // and reading it at once compared that stale value (CI, 2026-12-06: 1,070 against 66,212).
     const api = (await (await fetch(`${base}/points/user-3`)).json()) as {
       points: number;
       tier: string | null;
       lifetime_earned: number;
     };
+    await lookUp('user-3');
+    await waitFor(
+      'the settled balance on the page',
+      async () => Number(await page.getAttribute('#member-points', 'data-value')) === api.points,
+      10_000,
+    );
     expect(Number(await page.getAttribute('#member-points', 'data-value'))).toBe(api.points);
     expect((await page.textContent('#member-points'))?.replace(/,/g, '')).toBe(String(api.points));
     expect(await page.textContent('#member-tier')).toBe(api.tier ?? '–');
