@@ -1,4 +1,4 @@
-import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
+import { ensureTopics, topicMessageCount } from '../src/kafka/admin.js';
 import { ExpectedBalances } from '../tools/simulator/expected-balances.js';
 import { generateMessages, recentMonday, type GeneratorOptions } from '../tools/simulator/generator.js';
 import { produceMessages } from '../tools/simulator/produce.js';
@@ -29,8 +29,7 @@ export async function keptDrainBacklog(
     { topic, partitions: 12 },
     { topic: `${topic}.dlq`, partitions: 12 },
   ]);
-  let held = 0;
-  for (const n of (await highWatermarks(brokers, topic)).values()) held += n;
+  const held = await topicMessageCount(brokers, topic);
   if (held === 0) await produceMessages(brokers, topic, generateMessages(events, options), { batchSize: 5000 });
   else if (held !== events) throw new Error(`${topic} holds ${held} messages, not ${events}`);
   // The same seed and start give the same stream: the replay is computed only by whoever checks balances.

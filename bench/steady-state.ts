@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { KafkaJS } from '../src/kafka/library.js';
-import { ensureTopics, highWatermarks } from '../src/kafka/admin.js';
+import { ensureTopics, topicMessageCount } from '../src/kafka/admin.js';
 import { generateMessages } from '../tools/simulator/generator.js';
 import { produceMessages } from '../tools/simulator/produce.js';
 import { ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
@@ -198,8 +198,7 @@ export async function steadyState(o: {
   clearInterval(lagTimer);
   const produced = (await load).sent;
   // kcat reports failed deliveries only on stderr: count what the topic holds (the load plus the probes).
-  let held = 0;
-  for (const n of (await highWatermarks(o.brokers, topic)).values()) held += n;
+  const held = await topicMessageCount(o.brokers, topic);
   if (held < produced + probes.length)
     throw new Error(
       `the topic holds ${held} messages, fewer than the ${produced} produced and ${probes.length} probes`,

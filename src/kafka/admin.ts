@@ -47,10 +47,17 @@ export async function ensureTopics(brokers: string, topics: TopicSpec[]): Promis
   }
 }
 
-/** High watermark per partition (the offset the next produced message will get). */
-export async function highWatermarks(brokers: string, topic: string): Promise<Map<number, number>> {
-  const admin = createAdmin(brokers);
-  await admin.connect();
+/**
+ * High watermark per partition (the offset the next produced message will get). Pass a connected
+ * `admin` to read often without a connection per call (the caller disconnects it).
+ */
+export async function highWatermarks(
+  brokers: string,
+  topic: string,
+  connected?: KafkaJSTypes.Admin,
+): Promise<Map<number, number>> {
+  const admin = connected ?? createAdmin(brokers);
+  if (connected === undefined) await admin.connect();
   try {
     // Just after a topic is created some partitions may have no leader yet: the broker answers -1 for them.
     for (let attempt = 0; ; attempt++) {
@@ -63,8 +70,19 @@ export async function highWatermarks(brokers: string, topic: string): Promise<Ma
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
-    await admin.disconnect();
+    if (connected === undefined) await admin.disconnect();
   }
+}
+
+/** Messages a topic holds from offset 0: the sum of its high watermarks. */
+export async function topicMessageCount(
+  brokers: string,
+  topic: string,
+  connected?: KafkaJSTypes.Admin,
+): Promise<number> {
+  let n = 0;
+  for (const high of (await highWatermarks(brokers, topic, connected)).values()) n += Math.max(0, high);
+  return n;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -18,13 +18,14 @@ async function main(): Promise<void> {
       minutes: { type: 'string', default: '30' },
       rate: { type: 'string' },
       'engine-root': { type: 'string' },
-      postgres: { type: 'string', default: 'tuned' },
+      postgres: { type: 'string' }, // runSoak's default: tuned
     },
   });
   const minutes = Number(values.minutes);
   if (!(minutes >= 1)) throw new Error('--minutes must be at least 1');
   const postgres = values.postgres;
-  if (postgres !== 'tuned' && postgres !== 'stack') throw new Error('--postgres must be tuned or stack');
+  if (postgres !== undefined && postgres !== 'tuned' && postgres !== 'stack')
+    throw new Error('--postgres must be tuned or stack');
   await stackUp(log);
   const r = await runSoak({
     minutes,

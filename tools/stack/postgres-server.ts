@@ -112,19 +112,25 @@ function runPg(bin: string, args: string[]): { ok: boolean; output: string } {
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
-/** Settings of `wanted` the server at `url` runs with other values of (as Postgres shows them, e.g. 4GB). */
-async function settingsDiffer(url: string, wanted: Record<string, string>): Promise<string[]> {
+/** The values the server at `url` runs with for `names`, as Postgres shows them (e.g. 4GB), in that order. */
+export async function serverSettings(url: string, names: string[]): Promise<[string, string][]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     const r = await c.query<{ name: string; setting: string }>(
       'SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) AS name',
-      [Object.keys(wanted)],
+      [names],
     );
-    return r.rows.filter((x) => x.setting.toLowerCase() !== wanted[x.name]!.toLowerCase()).map((x) => x.name);
+    return r.rows.map((x) => [x.name, x.setting]);
   } finally {
     await c.end();
   }
+}
+
+/** Settings of `wanted` the server at `url` runs with other values of. */
+async function settingsDiffer(url: string, wanted: Record<string, string>): Promise<string[]> {
+  const actual = await serverSettings(url, Object.keys(wanted));
+  return actual.filter(([name, value]) => value.toLowerCase() !== wanted[name]!.toLowerCase()).map(([name]) => name);
 }
 
 async function startCluster(spec: ClusterSpec, log: (line: string) => void): Promise<string> {

@@ -1,13 +1,12 @@
 import type { ChaosRow } from '../chaos-row.js';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createAdmin } from '../../../src/kafka/admin.js';
-import { IsolationLevel } from '../../../src/kafka/library.js';
+import { createAdmin, topicMessageCount } from '../../../src/kafka/admin.js';
 import { generateMessages, type GeneratorOptions, type SimulatedMessage } from '../../../tools/simulator/generator.js';
 import { produceMessages } from '../../../tools/simulator/produce.js';
 import { kcatBinary, produceWithKcat, type LineMessage } from '../../../tools/simulator/kcat-producer.js';
 import { ROOT_DIR } from '../../../tools/stack/paths.js';
-import { tunedPostgres } from '../../../tools/stack/postgres-server.js';
+import { serverSettings, tunedPostgres } from '../../../tools/stack/postgres-server.js';
 import { committedEvents } from '../../../src/store/offsets.js';
 import { engineEnv, type EngineProcess } from '../../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';
@@ -161,12 +160,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   const db = await freshDatabase();
   // The server's write settings decide much of a long run's cost (checkpoints, full-page writes): reported with it.
   const settings = (
-    await db.pool.query<{ name: string; setting: string }>(
-      `SELECT name, current_setting(name) AS setting FROM pg_settings
-       WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'synchronous_commit', 'fsync')
-       ORDER BY name`,
-    )
-  ).rows.map((r) => `${r.name}=${r.setting}`);
+    await serverSettings(db.url, [
+      'checkpoint_timeout',
+      'fsync',
+      'max_wal_size',
+      'shared_buffers',
+      'synchronous_commit',
+      'wal_compression',
+    ])
+  ).map(([name, value]) => `${name}=${value}`);
   o.log(`postgres: ${settings.join(' ')}`);
   const t = await soakTopic(brokers, 12);
   const env = engineEnv(t.topic, db.url, { KAFKA_BROKERS: brokers });
@@ -229,15 +231,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   // Lag as Kafka defines it: what the topic holds minus what Postgres has committed.
   const admin = createAdmin(brokers);
   await admin.connect();
-  const held = async (): Promise<number> => {
-    let n = 0;
-    for (const p of await admin.fetchTopicOffsets(t.topic, {
-      timeout: 5000,
-      isolationLevel: IsolationLevel.READ_UNCOMMITTED,
-    }))
-      n += Math.max(0, Number(p.high));
-    return n;
-  };
+  const held = (): Promise<number> => topicMessageCount(brokers, t.topic, admin);
   const previous = new Map<EngineProcess, Buckets>();
   let sampling = false;
   let drained = false;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { ensureTopics, highWatermarks } from '../../../src/kafka/admin.js';
+import { ensureTopics, topicMessageCount } from '../../../src/kafka/admin.js';
 import { applyStackEnv, readStackEnv } from '../../../tools/stack/env-file.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../../tools/stack/postgres-server.js';
 
@@ -46,11 +46,8 @@ export async function freshTopic(partitions: number): Promise<{ topic: string; d
   return { topic, dlq: `${topic}.dlq` };
 }
 
-export async function messageCount(topic: string): Promise<number> {
-  const w = await highWatermarks(stackEnv().brokers, topic);
-  let n = 0;
-  for (const v of w.values()) n += v;
-  return n;
+export function messageCount(topic: string): Promise<number> {
+  return topicMessageCount(stackEnv().brokers, topic);
 }
 
 export async function waitFor<T>(
