@@ -57,7 +57,7 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * fraction of 1-9 digits, then Z or +HH:MM / -HH:MM. Returns null when invalid. Read character by
  * character: it runs for every event, and the regular expression it replaces allocated 12 strings.
  */
-export function parseTimestamp(text: string): { ms: number; offsetMinutes: number } | null {
+export function parseTimestamp(text: string): { ms: number; micros: number; offsetMinutes: number } | null {
   if (text.length < 20 || text.length > 35) return null;
   const year = digits(text, 0, 4),
     month = digits(text, 5, 2),
@@ -74,6 +74,7 @@ export function parseTimestamp(text: string): { ms: number; offsetMinutes: numbe
   if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return null;
   let at = 19;
   let millis = 0;
+  let micros = 0;
   if (text[at] === '.') {
     const start = ++at;
     while (at < text.length && at - start < 10 && digits(text, at, 1) >= 0) at++;
@@ -81,6 +82,13 @@ export function parseTimestamp(text: string): { ms: number; offsetMinutes: numbe
     if (n < 1 || n > 9) return null;
     // Milliseconds: the first three digits, padded.
     millis = digits(text, start, Math.min(3, n)) * (n === 1 ? 100 : n === 2 ? 10 : 1);
+    // Finer than milliseconds: the microseconds past them, rounded as Postgres reads the text (rint of the fraction
+    // as a double times 10^6). Rounding up to the next millisecond carries into ms, so the ledger's day is ms's.
+    if (n > 3) micros = roundHalfEven(Number(text.slice(start - 1, at)) * 1e6) - millis * 1000;
+    if (micros === 1000) {
+      millis++;
+      micros = 0;
+    }
   }
   let offsetMinutes = 0;
   const z = text[at];
@@ -101,7 +109,13 @@ export function parseTimestamp(text: string): { ms: number; offsetMinutes: numbe
   const localMs =
     Date.UTC(year + shift, month - 1, day, hour, minute, Math.min(second, 59), millis) -
     (shift ? 146_097 * 86_400_000 : 0);
-  return { ms: localMs - offsetMinutes * 60_000, offsetMinutes };
+  return { ms: localMs - offsetMinutes * 60_000, micros, offsetMinutes };
+}
+
+/** C's rint in the default rounding mode: to the nearest integer, ties to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function optionalString(o: Record<string, unknown>, field: string, max = 256): string | undefined | null {
@@ -196,6 +210,7 @@ export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, li
     amount,
     timestamp,
     timestampMs: ts.ms,
+    timestampMicros: ts.micros,
     utcOffsetMinutes: ts.offsetMinutes,
   };
   if (category !== undefined) event.category = category;

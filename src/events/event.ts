@@ -22,6 +22,8 @@ export interface LoyaltyEvent {
   timestamp: string;
   /** Milliseconds since the epoch (UTC instant). */
   timestampMs: number;
+  /** Microseconds past timestampMs (0-1000) when the text is finer than milliseconds: the ledger keeps them. */
+  timestampMicros: number;
   /** The timestamp's own UTC offset in minutes (+60 for "+01:00"); weekday rules use local time. */
   utcOffsetMinutes: number;
   category?: string;

@@ -88,10 +88,12 @@ describe('parseTimestamp', () => {
   it('keeps the local offset, so the local calendar day can be derived', () => {
     expect(parseTimestamp('2026-11-28T23:30:00-05:00')).toEqual({
       ms: Date.UTC(2026, 10, 29, 4, 30),
+      micros: 0,
       offsetMinutes: -300,
     });
     expect(parseTimestamp('2026-11-28T23:30:00.123Z')).toEqual({
       ms: Date.UTC(2026, 10, 28, 23, 30, 0, 123),
+      micros: 0,
       offsetMinutes: 0,
     });
   });
@@ -108,7 +110,15 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('2026-11-28t10:00:00.5z')?.ms).toBe(Date.UTC(2026, 10, 28, 10, 0, 0, 500));
     expect(parseTimestamp('2026-11-28T10:00:00.123456789+01:30')).toEqual({
       ms: Date.UTC(2026, 10, 28, 8, 30, 0, 123),
+      micros: 457, // .123456789 s is 123,457 µs as Postgres rounds it
       offsetMinutes: 90,
+    });
+    expect(parseTimestamp('2026-11-28T10:00:00.1234Z')?.micros).toBe(400);
+    // Rounding up a whole millisecond carries into ms: here into the next day, where Postgres stores it too.
+    expect(parseTimestamp('2026-03-07T23:59:59.9999995Z')).toEqual({
+      ms: Date.UTC(2026, 2, 8),
+      micros: 0,
+      offsetMinutes: 0,
     });
     expect(parseTimestamp('2026-11-28T10:00:00.1234567890Z')).toBeNull();
     expect(parseTimestamp('2026-11-28T10:00:00.Z')).toBeNull();
@@ -117,7 +127,7 @@ describe('parseTimestamp', () => {
   });
 
   /** The regular-expression parser this one replaced, as an oracle for which strings are valid and what they mean. */
-  function reference(text: string): { ms: number; offsetMinutes: number } | null {
+  function reference(text: string): { ms: number; micros: number; offsetMinutes: number } | null {
     const m =
       /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(text);
     if (m === null) return null;
@@ -146,7 +156,11 @@ describe('parseTimestamp', () => {
       if (oH > 23 || oM > 59) return null;
       offsetMinutes = (sign === '-' ? -1 : 1) * (oH * 60 + oM);
     }
-    return { ms: localMs - offsetMinutes * 60_000, offsetMinutes };
+    // Microseconds by decimal rounding of the digits (the fractions below have no ties).
+    const sixth =
+      frac === undefined ? 0 : Number(frac.padEnd(9, '0').slice(0, 6)) + (Number(frac[6] ?? '0') >= 5 ? 1 : 0);
+    const micros = sixth - (sixth === 0 ? 0 : Number(frac!.slice(0, 3).padEnd(3, '0')) * 1000);
+    return { ms: localMs - offsetMinutes * 60_000, micros, offsetMinutes };
   }
 
   it('agrees with the regular-expression parser on 200,000 valid and mutated timestamps (years 1000-9999)', () => {

@@ -37,6 +37,7 @@ const arbEvent = (
       type,
       amount,
       timestampMs: fc.integer({ min: MIN_TS, max: MAX_TS }),
+      timestampMicros: fc.constant(0),
       // Real offsets are -12:00..+14:00 in whole minutes.
       utcOffsetMinutes: fc.integer({ min: -12 * 60, max: 14 * 60 }),
       category: arbCategory,
@@ -177,6 +178,7 @@ describe('properties', () => {
                 amount: r,
                 timestamp: '',
                 timestampMs: 0,
+                timestampMicros: 0,
                 utcOffsetMinutes: 0,
               },
               { balance: 0, lifetimeEarned: 0, earnedToday: 0 },
@@ -233,6 +235,7 @@ describe('properties', () => {
             amount,
             timestamp: '',
             timestampMs: 0,
+            timestampMicros: 0,
             utcOffsetMinutes: 0,
             ...(category !== undefined && { category }),
           };

@@ -20,6 +20,7 @@ export function ev(
     amount,
     timestamp,
     timestampMs: ts.ms,
+    timestampMicros: ts.micros,
     utcOffsetMinutes: ts.offsetMinutes,
     ...extra,
   };
