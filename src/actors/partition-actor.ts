@@ -9,9 +9,7 @@ import { eventKey, loadEventFacts, type FactsQuery, type LedgerFact, type Refund
 import { DAY_MS, utcDay } from '../store/ledger-partitions.js';
 import { rulesVersionId } from '../store/rules-versions.js';
 import { CopyBuffer } from '../store/copy-buffer.js';
-import { BinaryCopyBuffer } from '../store/copy-binary.js';
-import { ledgerRow } from '../store/ledger-row.js';
-import { copyBytea, copyRow, copyText } from '../store/copy-text.js';
+import { copyBytea, copyRow, copyText, COPY_NULL } from '../store/copy-text.js';
 import { flushToPostgres, type FlushBatch, type FlushOutcome, type LifecycleFlush } from '../store/flush.js';
 import { readLifecyclePosition, readStoredOffset } from '../store/offsets.js';
 import { loadUsers, type StoredUser } from '../store/users.js';
@@ -62,7 +60,7 @@ export class PartitionActor {
   private readonly users = new UserTable();
   /** Slots of the users changed since the last flush. */
   private dirtyUsers: number[] = [];
-  private readonly ledger = new BinaryCopyBuffer(256 * 1024);
+  private readonly ledger = new CopyBuffer(256 * 1024);
   private readonly deadLetters = new CopyBuffer(1024);
   private pendingEvents = 0;
   private tally = new TaskTally();
@@ -428,22 +426,8 @@ export class PartitionActor {
       t.balance[s]! -= points;
       t.deltaPoints[s]! -= points;
       this.uncommittedExpired += points;
-      ledgerRow(
-        this.ledger,
-        at,
-        0,
-        offset,
-        -points,
-        t.balance[s]!,
-        this.partition,
-        rulesId,
-        'expire',
-        'applied',
-        userId,
-        EXPIRE_EVENT_ID,
-        null,
-        null,
-        null,
+      this.ledger.append(
+        `${new Date(at).toISOString()}\t${offset}\t${-points}\t${t.balance[s]}\t${this.partition}\t${rulesId}\texpire\tapplied\t${userId}\t${EXPIRE_EVENT_ID}\t${COPY_NULL}\t${COPY_NULL}\t${COPY_NULL}\n`,
       );
       this.ledgerDays.add(utcDay(at));
     }
@@ -498,7 +482,7 @@ export class PartitionActor {
     }
     let status: 'applied' | 'rejected' | 'duplicate';
     let points = 0;
-    let reason: string | null = null;
+    let reason: string = COPY_NULL;
     if (event.eventIdGiven && this.isDuplicate(event, key, rules.idempotencyWindowMs)) {
       status = 'duplicate';
       reason = 'repeated_event_id';
@@ -555,7 +539,7 @@ export class PartitionActor {
         }
       } else {
         status = 'rejected';
-        reason = outcome.reason;
+        reason = copyText(outcome.reason);
       }
       if (event.eventIdGiven) {
         const times = this.pendingIds.get(key);
@@ -567,22 +551,9 @@ export class PartitionActor {
     // Every event marks its user, so a user seen only through rejected events still has a (zero) balance row.
     this.markDirty(s);
     t.lastOffset[s] = offset;
-    ledgerRow(
-      this.ledger,
-      event.timestampMs,
-      event.timestampMicros,
-      offset,
-      points,
-      t.balance[s]!,
-      this.partition,
-      rulesId,
-      event.type,
-      status,
-      event.userId,
-      event.eventId,
-      event.amount,
-      event.originalEventId,
-      reason,
+    // Columns in LEDGER_COLUMNS order (fixed-width first, see sql/003).
+    this.ledger.append(
+      `${event.timestamp}\t${offset}\t${points}\t${t.balance[s]}\t${this.partition}\t${rulesId}\t${event.type}\t${status}\t${event.userId}\t${copyText(event.eventId)}\t${event.amount}\t${copyText(event.originalEventId)}\t${reason}\n`,
     );
     const day = utcDay(event.timestampMs);
     if (day !== this.lastLedgerDay) {

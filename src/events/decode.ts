@@ -57,7 +57,9 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * fraction of 1-9 digits, then Z or +HH:MM / -HH:MM. Returns null when invalid. Read character by
  * character: it runs for every event, and the regular expression it replaces allocated 12 strings.
  */
-export function parseTimestamp(text: string): { ms: number; micros: number; offsetMinutes: number } | null {
+export function parseTimestamp(
+  text: string,
+): { ms: number; micros: number; offsetMinutes: number; postgresReadsAlike: boolean } | null {
   if (text.length < 20 || text.length > 35) return null;
   const year = digits(text, 0, 4),
     month = digits(text, 5, 2),
@@ -75,16 +77,20 @@ export function parseTimestamp(text: string): { ms: number; micros: number; offs
   let at = 19;
   let millis = 0;
   let micros = 0;
+  let fractionDigits = 0;
   if (text[at] === '.') {
     const start = ++at;
     while (at < text.length && at - start < 10 && digits(text, at, 1) >= 0) at++;
     const n = at - start;
     if (n < 1 || n > 9) return null;
+    fractionDigits = n;
     // Milliseconds: the first three digits, padded.
     millis = digits(text, start, Math.min(3, n)) * (n === 1 ? 100 : n === 2 ? 10 : 1);
-    // Finer than milliseconds: the microseconds past them, rounded as Postgres reads the text (rint of the fraction
-    // as a double times 10^6). Rounding up to the next millisecond carries into ms, so the ledger's day is ms's.
-    if (n > 3) micros = roundHalfEven(Number(text.slice(start - 1, at)) * 1e6) - millis * 1000;
+    // The microseconds past the milliseconds, only where the ledger gets other text (see postgresReadsAlike), rounded
+    // as Postgres rounds the fraction (rint of it as a double times 10^6). Rounding up to the next millisecond carries
+    // into ms, so the ledger row's day is the day of ms.
+    if (n > 6 || (n > 3 && second === 60))
+      micros = roundHalfEven(Number(text.slice(start - 1, at)) * 1e6) - millis * 1000;
     if (micros === 1000) {
       millis++;
       micros = 0;
@@ -109,7 +115,15 @@ export function parseTimestamp(text: string): { ms: number; micros: number; offs
   const localMs =
     Date.UTC(year + shift, month - 1, day, hour, minute, Math.min(second, 59), millis) -
     (shift ? 146_097 * 86_400_000 : 0);
-  return { ms: localMs - offsetMinutes * 60_000, micros, offsetMinutes };
+  // Postgres reads a leap second as the next minute's :00, and rounds a fraction finer than microseconds (into the
+  // next day, or refusing ":60.5" outright): such a text would not be stored as the instant read here.
+  const postgresReadsAlike = second < 60 && fractionDigits <= 6;
+  return { ms: localMs - offsetMinutes * 60_000, micros, offsetMinutes, postgresReadsAlike };
+}
+
+/** An instant as RFC 3339 text in UTC with microseconds, which Postgres reads exactly. */
+function utcText(ms: number, micros: number): string {
+  return `${new Date(ms).toISOString().slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
 }
 
 /** C's rint in the default rounding mode: to the nearest integer, ties to even. */
@@ -208,9 +222,8 @@ export function decodeEvent(value: Uint8Array | null, at: MessageCoordinates, li
     userId,
     type: type as EventType,
     amount,
-    timestamp,
+    timestamp: ts.postgresReadsAlike ? timestamp : utcText(ts.ms, ts.micros),
     timestampMs: ts.ms,
-    timestampMicros: ts.micros,
     utcOffsetMinutes: ts.offsetMinutes,
   };
   if (category !== undefined) event.category = category;

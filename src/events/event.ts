@@ -18,12 +18,13 @@ export interface LoyaltyEvent {
   type: EventType;
   /** Currency amount for purchase/refund, points for redeem, signed points for adjust. */
   amount: number;
-  /** The RFC 3339 text exactly as sent. */
+  /**
+   * The RFC 3339 text as sent, for the ledger's COPY. When Postgres would read it as another instant than
+   * timestampMs (a leap second, a fraction finer than microseconds), the instant in UTC with microseconds instead.
+   */
   timestamp: string;
   /** Milliseconds since the epoch (UTC instant). */
   timestampMs: number;
-  /** Microseconds past timestampMs (0-1000) when the text is finer than milliseconds: the ledger keeps them. */
-  timestampMicros: number;
   /** The timestamp's own UTC offset in minutes (+60 for "+01:00"); weekday rules use local time. */
   utcOffsetMinutes: number;
   category?: string;

@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { inTransaction } from './transaction.js';
-import { LEDGER_COLUMNS } from './ledger-row.js';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ensureLedgerPartitions, forgetLedgerPartitions, isMissingPartition, utcDay } from './ledger-partitions.js';
 import {
@@ -25,8 +24,8 @@ export interface FlushBatch {
   owner: string;
   /** Rows for staging_deltas: user_id, points delta, earned delta, earned_day, earned_today, last_offset, recent_from, recent_ids (see MERGE_SQL). */
   deltas: string;
-  /** Rows for point_transactions (see LEDGER_COLUMNS) in binary COPY format, header to trailer (copy-binary.ts); empty for none. */
-  ledger: Uint8Array;
+  /** Rows for point_transactions (see LEDGER_COLUMNS), COPY text as a string or its UTF-8 bytes. */
+  ledger: string | Uint8Array;
   /** UTC days (since 1970) of the ledger rows' event times: their partitions must exist before the COPY. */
   ledgerDays: number[];
   /** Rows for dead_letters (see DEAD_LETTER_COLUMNS). */
@@ -72,6 +71,8 @@ export type FlushOutcome =
     }
   | { kind: 'fenced'; storedOffset: number | null };
 
+export const LEDGER_COLUMNS =
+  'event_time, kafka_offset, points, balance_after, partition, rules_version_id, event_type, status, user_id, event_id, amount, original_event_id, reason';
 export const DEAD_LETTER_COLUMNS = 'topic, partition, kafka_offset, reason, detail, message_key, message_value';
 
 const withStaging = new WeakSet<pg.PoolClient>();
@@ -174,7 +175,7 @@ export async function flushToPostgres(pool: pg.Pool, batch: FlushBatch): Promise
         if (lc.countReleasedSince !== null)
           released = await releasedPoints(client, batch.partition, lc.countReleasedSince, lc.clock);
       }
-      await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN (FORMAT binary)`, batch.ledger);
+      await copyIn(client, `COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`, batch.ledger);
       await copyIn(client, `COPY dead_letters (${DEAD_LETTER_COLUMNS}) FROM STDIN`, batch.deadLetters);
       if (batch.refunds.length > 0) {
         const r = batch.refunds;

@@ -57,7 +57,7 @@ describe('a stale owner cannot write', () => {
       newOffset: 99,
       owner: 'zombie',
       deltas: 'alice\t1000\t1000\t0\t0\t98\n',
-      ledger: new Uint8Array(0),
+      ledger: '',
       ledgerDays: [],
       deadLetters: '',
       refunds: [],

@@ -90,11 +90,13 @@ describe('parseTimestamp', () => {
       ms: Date.UTC(2026, 10, 29, 4, 30),
       micros: 0,
       offsetMinutes: -300,
+      postgresReadsAlike: true,
     });
     expect(parseTimestamp('2026-11-28T23:30:00.123Z')).toEqual({
       ms: Date.UTC(2026, 10, 28, 23, 30, 0, 123),
       micros: 0,
       offsetMinutes: 0,
+      postgresReadsAlike: true,
     });
   });
   it('rejects impossible fields', () => {
@@ -112,13 +114,16 @@ describe('parseTimestamp', () => {
       ms: Date.UTC(2026, 10, 28, 8, 30, 0, 123),
       micros: 457, // .123456789 s is 123,457 µs as Postgres rounds it
       offsetMinutes: 90,
+      postgresReadsAlike: false, // the ledger gets the instant as UTC text with microseconds
     });
-    expect(parseTimestamp('2026-11-28T10:00:00.1234Z')?.micros).toBe(400);
+    expect(parseTimestamp('2026-11-28T10:00:00.123456Z')?.postgresReadsAlike).toBe(true);
+    expect(parseTimestamp('2026-12-31T23:59:60Z')?.postgresReadsAlike).toBe(false);
     // Rounding up a whole millisecond carries into ms: here into the next day, where Postgres stores it too.
     expect(parseTimestamp('2026-03-07T23:59:59.9999995Z')).toEqual({
       ms: Date.UTC(2026, 2, 8),
       micros: 0,
       offsetMinutes: 0,
+      postgresReadsAlike: false,
     });
     expect(parseTimestamp('2026-11-28T10:00:00.1234567890Z')).toBeNull();
     expect(parseTimestamp('2026-11-28T10:00:00.Z')).toBeNull();
@@ -127,7 +132,9 @@ describe('parseTimestamp', () => {
   });
 
   /** The regular-expression parser this one replaced, as an oracle for which strings are valid and what they mean. */
-  function reference(text: string): { ms: number; micros: number; offsetMinutes: number } | null {
+  function reference(
+    text: string,
+  ): { ms: number; micros: number; offsetMinutes: number; postgresReadsAlike: boolean } | null {
     const m =
       /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(text);
     if (m === null) return null;
@@ -156,11 +163,13 @@ describe('parseTimestamp', () => {
       if (oH > 23 || oM > 59) return null;
       offsetMinutes = (sign === '-' ? -1 : 1) * (oH * 60 + oM);
     }
-    // Microseconds by decimal rounding of the digits (the fractions below have no ties).
-    const sixth =
-      frac === undefined ? 0 : Number(frac.padEnd(9, '0').slice(0, 6)) + (Number(frac[6] ?? '0') >= 5 ? 1 : 0);
-    const micros = sixth - (sixth === 0 ? 0 : Number(frac!.slice(0, 3).padEnd(3, '0')) * 1000);
-    return { ms: localMs - offsetMinutes * 60_000, micros, offsetMinutes };
+    // Microseconds (kept only where the ledger gets other text) by decimal rounding: the fractions below have no ties.
+    const n = frac?.length ?? 0;
+    const kept = n > 6 || (n > 3 && second === 60);
+    const sixth = kept ? Number(frac!.padEnd(9, '0').slice(0, 6)) + (Number(frac![6] ?? '0') >= 5 ? 1 : 0) : 0;
+    const micros = kept ? sixth - Number(frac!.slice(0, 3)) * 1000 : 0;
+    const postgresReadsAlike = second < 60 && n <= 6;
+    return { ms: localMs - offsetMinutes * 60_000, micros, offsetMinutes, postgresReadsAlike };
   }
 
   it('agrees with the regular-expression parser on 200,000 valid and mutated timestamps (years 1000-9999)', () => {

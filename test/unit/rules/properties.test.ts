@@ -37,7 +37,6 @@ const arbEvent = (
       type,
       amount,
       timestampMs: fc.integer({ min: MIN_TS, max: MAX_TS }),
-      timestampMicros: fc.constant(0),
       // Real offsets are -12:00..+14:00 in whole minutes.
       utcOffsetMinutes: fc.integer({ min: -12 * 60, max: 14 * 60 }),
       category: arbCategory,
@@ -178,7 +177,6 @@ describe('properties', () => {
                 amount: r,
                 timestamp: '',
                 timestampMs: 0,
-                timestampMicros: 0,
                 utcOffsetMinutes: 0,
               },
               { balance: 0, lifetimeEarned: 0, earnedToday: 0 },
@@ -235,7 +233,6 @@ describe('properties', () => {
             amount,
             timestamp: '',
             timestampMs: 0,
-            timestampMicros: 0,
             utcOffsetMinutes: 0,
             ...(category !== undefined && { category }),
           };

@@ -20,7 +20,6 @@ export function ev(
     amount,
     timestamp,
     timestampMs: ts.ms,
-    timestampMicros: ts.micros,
     utcOffsetMinutes: ts.offsetMinutes,
     ...extra,
   };
