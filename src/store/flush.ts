@@ -77,7 +77,7 @@ export const DEAD_LETTER_COLUMNS = 'topic, partition, kafka_offset, reason, deta
 
 const withStaging = new WeakSet<pg.PoolClient>();
 
-async function ensureStagingTable(client: pg.PoolClient): Promise<void> {
+export async function ensureStagingTable(client: pg.PoolClient): Promise<void> {
   if (withStaging.has(client)) return;
   // Session-local and emptied at each commit: no cleanup, no contention between engines.
   await client.query(
@@ -98,13 +98,16 @@ async function copyIn(client: pg.PoolClient, sql: string, payload: string | Uint
   );
 }
 
-// recent_ids (sql/007): the staged entries are appended when the stored recent_from is the writer's, and
-// replace the stored ones when it is not (the writer pruned the summary, or built it at load).
-const MERGE_SQL = `
+// recent_ids (sql/007): the staged entries go before the stored ones when the stored recent_from is the writer's,
+// and replace them when it is not (the writer pruned the summary, or built it at load). Before, not after: an
+// update on the same page logs only the bytes of the new row that differ from the old row's start and end, and
+// recent_ids is the row's last column, so the stored entries are its unchanged end. Appended, the whole summary
+// (up to 1 KB) went to the WAL at every flush of the user: 36 % of the WAL in a soak. Entries have no order.
+export const MERGE_SQL = `
   INSERT INTO balances AS b (user_id, points, lifetime_earned, earned_day, earned_today, updated_at, last_partition, last_offset, recent_from, recent_ids)
   SELECT user_id, points, earned, earned_day, earned_today, now(), $1, last_offset, recent_from, recent_ids FROM staging_deltas
   ON CONFLICT (user_id) DO UPDATE SET
-    recent_ids = CASE WHEN b.recent_from IS NOT DISTINCT FROM EXCLUDED.recent_from THEN b.recent_ids || EXCLUDED.recent_ids ELSE EXCLUDED.recent_ids END,
+    recent_ids = CASE WHEN b.recent_from IS NOT DISTINCT FROM EXCLUDED.recent_from THEN EXCLUDED.recent_ids || b.recent_ids ELSE EXCLUDED.recent_ids END,
     recent_from = EXCLUDED.recent_from,
     points = b.points + EXCLUDED.points,
     lifetime_earned = b.lifetime_earned + EXCLUDED.lifetime_earned,
