@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { ChaosRow } from '../chaos-row.js';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -170,6 +171,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     ])
   ).map(([name, value]) => `${name}=${value}`);
   o.log(`postgres: ${settings.join(' ')}`);
+  // What the run wrote to the WAL and how many checkpoints it took: the server's whole, so only the soak's on its own cluster.
+  const walAtStart = await walPosition(db.pool);
   const t = await soakTopic(brokers, 12);
   const env = engineEnv(t.topic, db.url, { KAFKA_BROKERS: brokers });
   const engines = new Set<EngineProcess>();
@@ -262,6 +265,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   let events = 0;
   let lost = 0;
   let wrong = 0;
+  let wal = '';
   try {
     for (const f of faultPlan(total)) {
       await sleep(Math.max(0, f.t * 1000 - (Date.now() - began)));
@@ -287,6 +291,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     const ledger = await ledgerCounts(db.pool, t.topic);
     lost = events - ledger.rows - ledger.deadLetters;
     wrong = (await compareBalances(db.pool, expected)).length;
+    wal = await walSince(db.pool, walAtStart, events);
   } catch (e) {
     failure = e instanceof Error ? e.message.split('\n')[0] : String(e);
   } finally {
@@ -340,6 +345,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
       rate,
       reached,
       postgres: settings,
+      wal,
       events,
       lost,
       wrong,
@@ -354,6 +360,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   const summary = [
     ...checks.map(([text, ok]) => `${ok ? 'pass' : 'FAIL'}  ${text}`),
     `postgres: ${settings.join(' ')}`,
+    ...(wal === '' ? [] : [`postgres: ${wal}`]),
     `chart: ${path.relative(ROOT_DIR, svg)}`,
   ];
   return { passed: checks.every(([, ok]) => ok), events, lost, wrong, summary };
@@ -384,4 +391,27 @@ export function soakScenarios(
       },
     ],
   ];
+}
+
+interface WalPosition {
+  lsn: string;
+  checkpoints: number;
+}
+
+async function walPosition(pool: pg.Pool): Promise<WalPosition> {
+  const r = await pool.query<{ lsn: string; checkpoints: string }>(
+    'SELECT pg_current_wal_lsn()::text AS lsn, (checkpoints_timed + checkpoints_req)::text AS checkpoints FROM pg_stat_bgwriter',
+  );
+  return { lsn: r.rows[0]!.lsn, checkpoints: Number(r.rows[0]!.checkpoints) };
+}
+
+/** The WAL written and checkpoints taken since `from`, per event too. */
+async function walSince(pool: pg.Pool, from: WalPosition, events: number): Promise<string> {
+  const now = await walPosition(pool);
+  const r = await pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS bytes', [
+    now.lsn,
+    from.lsn,
+  ]);
+  const bytes = Number(r.rows[0]!.bytes);
+  return `WAL ${(bytes / 2 ** 30).toFixed(1)} GiB, ${Math.round(bytes / Math.max(1, events))} bytes an event, ${now.checkpoints - from.checkpoints} checkpoints`;
 }
