@@ -118,7 +118,7 @@ export async function serverSettings(url: string, names: string[]): Promise<[str
   await c.connect();
   try {
     const r = await c.query<{ name: string; setting: string }>(
-      'SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) AS name',
+      'SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) WITH ORDINALITY AS u(name, k) ORDER BY k',
       [names],
     );
     return r.rows.map((x) => [x.name, x.setting]);

@@ -407,11 +407,11 @@ async function walPosition(pool: pg.Pool): Promise<WalPosition> {
 
 /** The WAL written and checkpoints taken since `from`, per event too. */
 async function walSince(pool: pg.Pool, from: WalPosition, events: number): Promise<string> {
-  const now = await walPosition(pool);
-  const r = await pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS bytes', [
-    now.lsn,
-    from.lsn,
-  ]);
+  const r = await pool.query<{ bytes: string; checkpoints: string }>(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS bytes,
+            (checkpoints_timed + checkpoints_req)::text AS checkpoints FROM pg_stat_bgwriter`,
+    [from.lsn],
+  );
   const bytes = Number(r.rows[0]!.bytes);
-  return `WAL ${(bytes / 2 ** 30).toFixed(1)} GiB, ${Math.round(bytes / Math.max(1, events))} bytes an event, ${now.checkpoints - from.checkpoints} checkpoints`;
+  return `WAL ${(bytes / 2 ** 30).toFixed(1)} GiB, ${Math.round(bytes / Math.max(1, events))} bytes an event, ${Number(r.rows[0]!.checkpoints) - from.checkpoints} checkpoints`;
 }
