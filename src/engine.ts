@@ -11,7 +11,7 @@ import { connectEventPublisher, type EventPublisher } from './kafka/event-publis
 import { startClockTicks } from './kafka/clock-tick.js';
 import { engineRoutes, type EventSink } from './http/routes.js';
 import { startHttpServer, type HttpServer } from './http/uws-server.js';
-import { ensureTopics } from './kafka/admin.js';
+import { ensureTopics, highWatermarks, topicId } from './kafka/admin.js';
 import { createMetrics } from './metrics/registry.js';
 import { watchRules } from './rules/hot-reload.js';
 import { defaultRuleSet, loadRulesFile } from './rules/index.js';
@@ -21,10 +21,14 @@ import { startLedgerMaintenance } from './store/ledger-maintenance.js';
 import { retentionProblem } from './store/ledger-retention.js';
 import { migrate } from './store/migrations.js';
 import { sessionOptions } from './store/session-options.js';
+import { bindTopicIdentity, type TopicReplacedError } from './store/topic-identity.js';
+import { watchTopicIdentity } from './kafka/topic-watch.js';
 
 export interface Engine {
   httpPort: number;
   stop: () => Promise<void>;
+  /** Settles only if the engine must stop at once, without a final flush: the events topic was replaced under it. */
+  failed: Promise<TopicReplacedError>;
 }
 
 /** Wires the engine: HTTP first, then (waiting for each) schema, topics, actor threads, dead-letter relay, producer, consumer. */
@@ -121,6 +125,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   let actors: ActorPool | undefined;
   let relay: DeadLetterRelay | undefined;
   let ledgerMaintenance: ReturnType<typeof startLedgerMaintenance> | undefined;
+  let kafkaTopicId = '';
   try {
     const applied = await waitFor('postgres', () => migrate(pool));
     if (applied.length > 0) log.info({ applied }, 'schema migrations applied');
@@ -140,6 +145,12 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
       ]),
     );
     if (created.length > 0) log.info({ created }, 'topics created');
+    // Outside waitFor: a topic that is not the one the stored positions belong to is no reason to wait.
+    kafkaTopicId = await waitFor('kafka', () => topicId(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC));
+    await bindTopicIdentity(pool, cfg.KAFKA_TOPIC, {
+      id: kafkaTopicId,
+      highWatermarks: () => highWatermarks(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC),
+    });
 
     actors = new ActorPool(cfg.WORKER_THREADS, {
       databaseUrl: cfg.DATABASE_URL,
@@ -230,15 +241,34 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
           log,
         });
 
+  let replaced: (e: TopicReplacedError) => void = () => undefined;
+  const failed = new Promise<TopicReplacedError>((resolve) => (replaced = resolve));
+  const topicWatch = watchTopicIdentity({
+    brokers: cfg.KAFKA_BROKERS,
+    topic: cfg.KAFKA_TOPIC,
+    boundId: kafkaTopicId,
+    everyMs: 1000,
+    log,
+    onReplaced: (e) => replaced(e),
+  });
+
   log.info(
-    { topic: cfg.KAFKA_TOPIC, group: cfg.KAFKA_GROUP_ID, threads: cfg.WORKER_THREADS, rules: rules.version },
+    {
+      topic: cfg.KAFKA_TOPIC,
+      topicId: kafkaTopicId,
+      group: cfg.KAFKA_GROUP_ID,
+      threads: cfg.WORKER_THREADS,
+      rules: rules.version,
+    },
     'engine started',
   );
 
   return {
     httpPort: http.port,
+    failed,
     stop: async () => {
       http.close();
+      await topicWatch.stop();
       rulesReloader.stop();
       stopTicks();
       await running.consumer.stop();

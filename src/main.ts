@@ -3,6 +3,7 @@ import { startEngine } from './engine.js';
 import { ListenError } from './http/uws-server.js';
 import { createLogger } from './logging/logger.js';
 import { errorText } from './errors.js';
+import { TopicReplacedError } from './store/topic-identity.js';
 
 let cfg;
 try {
@@ -37,12 +38,18 @@ startEngine(cfg, log).then(
         },
       );
     };
+    // No final flush: what the actors hold may already be the new topic's messages read at the old positions.
+    void engine.failed.then((e) => {
+      log.fatal({ err: e.message }, 'events topic replaced; exiting without a final flush');
+      console.error(e.message);
+      process.exit(2);
+    });
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   },
   (e: unknown) => {
-    if (e instanceof ListenError || e instanceof ConfigError) {
-      // A usage error like a bad setting: one plain line and exit 2, as for invalid configuration.
+    if (e instanceof ListenError || e instanceof ConfigError || e instanceof TopicReplacedError) {
+      // A usage error like a bad setting or a database paired with another topic: one plain line and exit 2, as for invalid configuration.
       console.error(e.message);
       process.exit(2);
     }

@@ -85,6 +85,32 @@ export async function topicMessageCount(
   return n;
 }
 
+/**
+ * The id Kafka gave the topic when it was created (KIP-516), as Kafka prints it (URL-safe base64 of the
+ * 16 bytes). A topic deleted and created again under the same name gets a new id. Pass a connected `admin`
+ * to ask often (the caller disconnects it).
+ */
+export async function topicId(brokers: string, topic: string, connected?: KafkaJSTypes.Admin): Promise<string> {
+  const admin = connected ?? createAdmin(brokers);
+  if (connected === undefined) await admin.connect();
+  try {
+    const [meta] = await admin.fetchTopicMetadata({ topics: [topic], timeout: 10_000 });
+    const id = meta?.topicId;
+    if (id === undefined) throw new Error(`the broker gave no topic id for ${topic} (Kafka 2.8 or newer gives one)`);
+    return kafkaUuidText(id.mostSignificantBits, id.leastSignificantBits);
+  } finally {
+    if (connected === undefined) await admin.disconnect();
+  }
+}
+
+/** Kafka's text form of a UUID (org.apache.kafka.common.Uuid#toString): URL-safe base64 of its 16 bytes, unpadded. */
+export function kafkaUuidText(mostSignificantBits: bigint, leastSignificantBits: bigint): string {
+  const bytes = Buffer.alloc(16);
+  bytes.writeBigInt64BE(BigInt.asIntN(64, BigInt(mostSignificantBits)), 0);
+  bytes.writeBigInt64BE(BigInt.asIntN(64, BigInt(leastSignificantBits)), 8);
+  return bytes.toString('base64url');
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
