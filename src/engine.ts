@@ -21,14 +21,17 @@ import { startLedgerMaintenance } from './store/ledger-maintenance.js';
 import { retentionProblem } from './store/ledger-retention.js';
 import { migrate } from './store/migrations.js';
 import { sessionOptions } from './store/session-options.js';
-import { bindTopicIdentity, type TopicReplacedError } from './store/topic-identity.js';
+import { bindTopicIdentity } from './store/topic-identity.js';
 import { watchTopicIdentity } from './kafka/topic-watch.js';
 
 export interface Engine {
   httpPort: number;
   stop: () => Promise<void>;
-  /** Settles only if the engine must stop at once, without a final flush: the events topic was replaced under it. */
-  failed: Promise<TopicReplacedError>;
+  /**
+   * Settles only if the engine must stop at once, without a final flush: the events topic was replaced under it
+   * (TopicReplacedError), or the Kafka consumer failed for good.
+   */
+  failed: Promise<Error>;
 }
 
 /** Wires the engine: HTTP first, then (waiting for each) schema, topics, actor threads, dead-letter relay, producer, consumer. */
@@ -126,6 +129,8 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   let relay: DeadLetterRelay | undefined;
   let ledgerMaintenance: ReturnType<typeof startLedgerMaintenance> | undefined;
   let kafkaTopicId = '';
+  let fail: (e: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
   try {
     const applied = await waitFor('postgres', () => migrate(pool));
     if (applied.length > 0) log.info({ applied }, 'schema migrations applied');
@@ -188,6 +193,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
           groupId: cfg.KAFKA_GROUP_ID,
           clientId: cfg.ENGINE_ID,
           sessionTimeoutMs: cfg.KAFKA_SESSION_TIMEOUT_MS,
+          groupInstanceId: cfg.KAFKA_GROUP_INSTANCE_ID,
           maxMessageBytes: cfg.MAX_MESSAGE_BYTES,
           maxBatchEvents: cfg.MAX_BATCH_EVENTS,
           maxQueuedEvents: cfg.MAX_QUEUED_EVENTS,
@@ -199,6 +205,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
         log,
       );
       c.onDeadLetters = () => deadLetterRelay.trigger();
+      c.onFatal = (e) => fail(e);
       await c.start();
       return c;
     });
@@ -241,15 +248,13 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
           log,
         });
 
-  let replaced: (e: TopicReplacedError) => void = () => undefined;
-  const failed = new Promise<TopicReplacedError>((resolve) => (replaced = resolve));
   const topicWatch = watchTopicIdentity({
     brokers: cfg.KAFKA_BROKERS,
     topic: cfg.KAFKA_TOPIC,
     boundId: kafkaTopicId,
     everyMs: 1000,
     log,
-    onReplaced: (e) => replaced(e),
+    onReplaced: (e) => fail(e),
   });
 
   log.info(

@@ -38,11 +38,16 @@ startEngine(cfg, log).then(
         },
       );
     };
-    // No final flush: what the actors hold may already be the new topic's messages read at the old positions.
+    // No final flush: after a replaced topic, what the actors hold may be the new topic's messages read at the
+    // old positions; after a fatal Kafka error, another engine may own the partitions already.
     void engine.failed.then((e) => {
-      log.fatal({ err: e.message }, 'events topic replaced; exiting without a final flush');
+      const replaced = e instanceof TopicReplacedError;
+      log.fatal(
+        { err: e.message },
+        replaced ? 'events topic replaced; exiting without a final flush' : 'exiting without a final flush',
+      );
       console.error(e.message);
-      process.exit(2);
+      process.exit(replaced ? 2 : 1);
     });
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));

@@ -17,6 +17,15 @@ const schema = z.object({
   KAFKA_TOPIC_PARTITIONS: int(1, 10_000).default(12),
   KAFKA_GROUP_ID: z.string().min(1).default('loyalty-engine'),
   KAFKA_SESSION_TIMEOUT_MS: int(1000, 300_000).default(10_000),
+  /**
+   * Static group membership (KIP-345), unique per engine and kept across its restarts (a StatefulSet pod's name):
+   * an engine back within KAFKA_SESSION_TIMEOUT_MS gets its partitions again without a rebalance. The cost: one
+   * stopped for good leaves them unowned until that timeout ends, as it does not leave the group.
+   */
+  KAFKA_GROUP_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,249}$/, 'letters, digits and . _ : - only')
+    .optional(),
   DATABASE_URL: z
     .string()
     .url('a postgres:// URL')

@@ -8,6 +8,7 @@ import { FlushPolicy } from './flush-policy.js';
 import { PartitionHandle } from './partition-handle.js';
 import {
   consumeBatch,
+  isFatalError,
   createRdConsumer,
   type Assignment,
   type ConsumerSettings,
@@ -62,6 +63,8 @@ export class EngineConsumer {
   /** Rules reloaded since start: attached to each partition's next task. */
   private rules: Rules | null = null;
   private deadLettersUnrelayed = false;
+  /** Called once the Kafka client has failed for good (a consume answers ERR__FATAL); the engine must stop. */
+  onFatal: (e: Error) => void = () => undefined;
   /** Called after flushes that recorded dead letters (the relay publishes them). */
   onDeadLetters: () => void = () => undefined;
 
@@ -133,6 +136,15 @@ export class EngineConsumer {
       try {
         messages = await consumeBatch(this.client, 2000);
       } catch (e) {
+        if (isFatalError(e)) {
+          // librdkafka keeps the cause to itself; with static membership it is another engine with the same id.
+          this.onFatal(
+            new Error(
+              `kafka consumer failed for good (${errorText(e)})${this.s.groupInstanceId === undefined ? '' : `: another engine may have joined the group with KAFKA_GROUP_INSTANCE_ID=${this.s.groupInstanceId}, fencing this one`}`,
+            ),
+          );
+          return;
+        }
         this.log.warn({ err: errorText(e) }, 'consume failed; retrying');
         await sleep(200);
         continue;

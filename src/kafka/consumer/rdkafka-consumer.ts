@@ -44,6 +44,8 @@ export interface ConsumerSettings {
   clientId: string;
   sessionTimeoutMs: number;
   maxMessageBytes: number;
+  /** Static membership (KAFKA_GROUP_INSTANCE_ID); absent: a dynamic member. */
+  groupInstanceId?: string;
 }
 
 /** How the engine fetches; the benchmark's no-processing baseline uses the same. */
@@ -61,6 +63,7 @@ export function createRdConsumer(s: ConsumerSettings, onRebalance: RebalanceHand
       'bootstrap.servers': s.brokers,
       'group.id': s.groupId,
       'client.id': s.clientId,
+      ...(s.groupInstanceId === undefined ? {} : { 'group.instance.id': s.groupInstanceId }),
       'partition.assignment.strategy': 'cooperative-sticky',
       // Positions live in Postgres; Kafka's committed offsets are written after each flush only for lag tools.
       'enable.auto.commit': false,
@@ -77,6 +80,11 @@ export function createRdConsumer(s: ConsumerSettings, onRebalance: RebalanceHand
     { 'auto.offset.reset': 'earliest' },
   );
   return consumer as unknown as RdConsumer;
+}
+
+/** librdkafka's "fatal error" state: the client is unusable from then on (a fenced static member, for one). */
+export function isFatalError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === CODES.ERRORS.ERR__FATAL;
 }
 
 export function consumeBatch(c: RdConsumer, n: number): Promise<Message[]> {

@@ -176,8 +176,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   const t = await soakTopic(brokers, 12);
   const env = engineEnv(t.topic, db.url, { KAFKA_BROKERS: brokers });
   const engines = new Set<EngineProcess>();
-  const start = async (): Promise<EngineProcess> => {
-    const e = await launchEngine({ root: o.engineRoot, env });
+  // The engine killed and restarted is a static group member, as a production deployment restarted in place would
+  // be (a StatefulSet pod): back within the session timeout, it gets its partitions without a rebalance. The
+  // second engine joins and leaves as a dynamic member, like one scaled out and in.
+  const start = async (role: 'primary' | 'second'): Promise<EngineProcess> => {
+    const e = await launchEngine({
+      root: o.engineRoot,
+      env: role === 'primary' ? { ...env, KAFKA_GROUP_INSTANCE_ID: `${t.topic}-primary` } : env,
+    });
     engines.add(e);
     void e.exited.then(() => engines.delete(e));
     return e;
@@ -193,7 +199,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let primary = await start();
+  let primary = await start('primary');
   let second: EngineProcess | undefined;
   const samples: SoakSample[] = [];
   const faults: Fault[] = [];
@@ -273,9 +279,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
       o.log(`soak: ${f.kind} at ${(elapsed() / 60).toFixed(2)} min`);
       if (f.kind === 'kill') {
         await primary.stop('SIGKILL');
-        primary = await start();
+        primary = await start('primary');
       } else if (f.kind === 'join') {
-        second = await start();
+        second = await start('second');
       } else {
         await second?.stop('SIGTERM');
       }

@@ -18,4 +18,11 @@ describe('engine configuration', () => {
     expect(() => loadEngineConfig({ DATABASE_URL: base.DATABASE_URL })).toThrow(/KAFKA_BROKERS/);
     expect(() => loadEngineConfig({ ...base, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
   });
+  it('takes a static member id only when given, and names a bad one', () => {
+    expect(loadEngineConfig(base).KAFKA_GROUP_INSTANCE_ID).toBeUndefined();
+    expect(loadEngineConfig({ ...base, KAFKA_GROUP_INSTANCE_ID: 'loyalty-0' }).KAFKA_GROUP_INSTANCE_ID).toBe(
+      'loyalty-0',
+    );
+    expect(() => loadEngineConfig({ ...base, KAFKA_GROUP_INSTANCE_ID: 'pod 0' })).toThrow(/KAFKA_GROUP_INSTANCE_ID/);
+  });
 });
