@@ -15,7 +15,8 @@ export interface ActorAddress {
 }
 
 export type ActorTask =
-  | ({ op: 'open' } & ActorAddress)
+  /** `earliest`: the partition's low watermark as read before the open (0: unknown); see openPartition. */
+  | ({ op: 'open'; earliest: number } & ActorAddress)
   /** `flush`: commit after applying the batch (the main thread's flush policy decided). */
   | ({ op: 'process'; batch: PackedBatch; flush: boolean } & ActorAddress)
   | ({ op: 'flush' } & ActorAddress)

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { workerData } from 'piscina';
 import { createLogger } from '../logging/logger.js';
 import { defaultRuleSet, parseRules, type RuleSet } from '../rules/index.js';
-import { openPartitionOffset } from '../store/offsets.js';
+import { openPartition } from '../store/offsets.js';
 import { PartitionActor, type ActorLimits } from './partition-actor.js';
 import type { ActorResult, ActorTask } from './protocol.js';
 import { errorText } from '../errors.js';
@@ -68,7 +68,8 @@ export default async function handle(task: ActorTask): Promise<ActorResult> {
     log.info({ version: rules.version }, 'rules reloaded');
   }
   if (task.op === 'open') {
-    const offset = await openPartitionOffset(pool, task.topic, task.partition, {
+    const { offset, deleted } = await openPartition(pool, task.topic, task.partition, {
+      earliest: task.earliest,
       onTakeover: (pids) =>
         log.warn(
           { topic: task.topic, partition: task.partition, backends: pids },
@@ -83,7 +84,21 @@ export default async function handle(task: ActorTask): Promise<ActorResult> {
       onRetry,
     });
     actors.set(key, actor);
-    return result(actor, 'ok');
+    const opened = result(actor, 'ok');
+    if (deleted !== null) {
+      log.error(
+        {
+          topic: task.topic,
+          partition: task.partition,
+          from: deleted.from,
+          to: deleted.to,
+          lost: deleted.to - deleted.from,
+        },
+        "offsets deleted by the topic's retention before they were applied; recorded as a dead letter, resuming at the first one Kafka holds",
+      );
+      opened.deadLetters = { deleted_by_retention: 1 };
+    }
+    return opened;
   }
   const actor = actors.get(key);
   if (actor === undefined || actor.epoch !== task.epoch) return result(undefined, 'unknown');

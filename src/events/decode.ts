@@ -16,7 +16,9 @@ export type DeadLetterReason =
   // Decided by the actor, not the decoder: an event whose ledger row retention would not keep, or a refund too late.
   | 'event_too_old'
   | 'event_too_far_ahead'
-  | 'refund_window_passed';
+  | 'refund_window_passed'
+  // Recorded when a partition opens: stored offsets the topic's retention deleted before they were applied.
+  | 'deleted_by_retention';
 
 export type DecodeResult = { ok: true; event: LoyaltyEvent } | { ok: false; reason: DeadLetterReason; detail: string };
 

@@ -18,8 +18,35 @@ export async function openPartitionOffset(
   pool: pg.Pool,
   topic: string,
   partition: number,
-  o: { takeoverAfterMs?: number; onTakeover?: (pids: number[]) => void } = {},
+  o: OpenOptions = {},
 ): Promise<number> {
+  return (await openPartition(pool, topic, partition, o)).offset;
+}
+
+export interface OpenOptions {
+  takeoverAfterMs?: number;
+  onTakeover?: (pids: number[]) => void;
+  /**
+   * The partition's first offset in Kafka (its low watermark, read just before). A stored position below it means
+   * retention deleted messages the engine never applied: the open records that as a dead letter and moves the
+   * position to it, under the same lock, so the loss is recorded once and never silent.
+   */
+  earliest?: number;
+}
+
+/** Offsets retention deleted before they were applied: [from, to). */
+export interface DeletedRange {
+  from: number;
+  to: number;
+}
+
+/** openPartitionOffset, also saying which stored offsets Kafka no longer held (see OpenOptions.earliest). */
+export async function openPartition(
+  pool: pg.Pool,
+  topic: string,
+  partition: number,
+  o: OpenOptions = {},
+): Promise<{ offset: number; deleted: DeletedRange | null }> {
   const client = await pool.connect();
   let watch: NodeJS.Timeout | undefined;
   let broken = false;
@@ -58,10 +85,31 @@ export async function openPartitionOffset(
       'SELECT next_offset FROM consumer_offsets WHERE topic = $1 AND partition = $2 FOR UPDATE',
       [topic, partition],
     );
-    await client.query('COMMIT');
     const row = r.rows[0];
     if (row === undefined) throw new Error(`consumer_offsets row for ${topic}/${partition} vanished`);
-    return Number(row.next_offset);
+    const stored = Number(row.next_offset);
+    const earliest = o.earliest ?? 0;
+    let deleted: DeletedRange | null = null;
+    if (earliest > stored) {
+      deleted = { from: stored, to: earliest };
+      // Moving the position fences any writer still holding the old one, as a flush would.
+      await client.query(
+        `INSERT INTO dead_letters (topic, partition, kafka_offset, reason, detail) VALUES ($1, $2, $3, 'deleted_by_retention', $4)
+         ON CONFLICT DO NOTHING`,
+        [
+          topic,
+          partition,
+          stored,
+          `offsets ${stored} to ${earliest - 1} (${earliest - stored}) were deleted by the topic's retention before the engine applied them; their events are lost to the balances`,
+        ],
+      );
+      await client.query(
+        'UPDATE consumer_offsets SET next_offset = $3, updated_at = now() WHERE topic = $1 AND partition = $2',
+        [topic, partition, earliest],
+      );
+    }
+    await client.query('COMMIT');
+    return { offset: deleted?.to ?? stored, deleted };
   } catch (e) {
     broken = true;
     throw e;

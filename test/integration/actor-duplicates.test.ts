@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packBatch } from '../support/pack-batch.js';
 import type { PartitionActor } from '../../src/actors/partition-actor.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
-import { migrate } from '../../src/store/migrations.js';
 import { testActor } from './support/actor.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 const purchase = (user: string, id: string, amount: number): { key: Buffer; value: Buffer } => ({
   key: Buffer.from(user),
@@ -20,8 +19,7 @@ const purchase = (user: string, id: string, amount: number): { key: Buffer; valu
 describe('repeated event ids across flushes and owners', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => db.drop());
 

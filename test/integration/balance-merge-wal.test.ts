@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureStagingTable, MERGE_SQL } from '../../src/store/flush.js';
-import { migrate } from '../../src/store/migrations.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 /** 4-byte summary entries 0..n-1 (the merge treats them as opaque bytes). */
 const entries = (from: number, n: number): Buffer => {
@@ -13,8 +12,7 @@ const entries = (from: number, n: number): Buffer => {
 describe("the balance merge's WAL", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => db.drop());
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { BalanceReader } from '../../src/store/balance-reader.js';
-import { migrate } from '../../src/store/migrations.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 /** Counts the queries a pool runs, and can make them fail. */
 function countingPool(pool: pg.Pool): { pool: pg.Pool; queries: () => number; failNext: (n: number) => void } {
@@ -24,8 +23,7 @@ function countingPool(pool: pg.Pool): { pool: pg.Pool; queries: () => number; fa
 describe('BalanceReader: concurrent balance reads share queries', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
     await db.pool.query(
       `INSERT INTO balances (user_id, points, lifetime_earned, updated_at, last_partition, last_offset)
        SELECT 'u' || i, i * 10, i * 20, timestamptz '2026-11-24 10:00:00.123+00', i % 12, i FROM generate_series(1, 2000) AS i`,

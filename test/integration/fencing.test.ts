@@ -3,9 +3,8 @@ import { packBatch } from '../support/pack-batch.js';
 import type { PartitionActor } from '../../src/actors/partition-actor.js';
 import { flushToPostgres } from '../../src/store/flush.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
-import { migrate } from '../../src/store/migrations.js';
 import { testActor } from './support/actor.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 const purchase = (user: string, amount: number): { key: Buffer; value: Buffer } => ({
   key: Buffer.from(user),
@@ -17,8 +16,7 @@ const purchase = (user: string, amount: number): { key: Buffer; value: Buffer } 
 describe('a stale owner cannot write', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => db.drop());
 

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../src/events/decode.js';
-import { migrate } from '../../src/store/migrations.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
 import { packBatch } from '../support/pack-batch.js';
 import { testActor } from './support/actor.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 const TIMESTAMPS = [
   '2026-11-24T10:00:00Z',
@@ -24,8 +23,7 @@ const TIMESTAMPS = [
 describe("the ledger's event time is the instant the engine read", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => db.drop());
 

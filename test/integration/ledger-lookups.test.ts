@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { factsStatement } from '../../src/store/event-facts.js';
 import { DAY_MS, utcDay } from '../../src/store/ledger-partitions.js';
-import { migrate } from '../../src/store/migrations.js';
 import { sessionOptions } from '../../src/store/session-options.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 /**
  * How the duplicate lookup runs on a ledger with history: the plans that made a database with 15-20M rows in a
@@ -16,8 +15,7 @@ describe('ledger lookups on a partition with history', () => {
   const day = utcDay(Date.now());
   const dayStart = day * DAY_MS;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
     await db.pool.query("INSERT INTO rules_versions (version) VALUES ('t')");
     await db.pool.query('SELECT ledger_ensure_partitions($1::date, $1::date)', [
       new Date(dayStart).toISOString().slice(0, 10),

@@ -3,14 +3,12 @@ import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, listLedgerPartitions, utcDay } from '../../src/store/ledger-partitions.js';
 import { startLedgerMaintenance } from '../../src/store/ledger-maintenance.js';
-import { migrate } from '../../src/store/migrations.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 describe('ledger maintenance at engine start', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => db.drop());
 

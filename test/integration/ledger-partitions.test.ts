@@ -5,8 +5,7 @@ import { parseRules, type RuleSet } from '../../src/rules/index.js';
 import { factsStatement } from '../../src/store/event-facts.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
 import { DAY_MS, listLedgerPartitions, partitionName, utcDay } from '../../src/store/ledger-partitions.js';
-import { migrate } from '../../src/store/migrations.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 type Db = Awaited<ReturnType<typeof freshDatabase>>;
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -37,8 +36,7 @@ describe('the ledger partitioned by day of event time', () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
     offset = await openPartitionOffset(db.pool, 'ledger-topic', 0);
   });
   afterAll(async () => db.drop());

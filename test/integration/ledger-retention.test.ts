@@ -9,8 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { archiveFileName } from '../../src/store/ledger-archive.js';
 import { DAY_MS, listLedgerPartitions, partitionName, utcDay } from '../../src/store/ledger-partitions.js';
 import { dropExpiredPartitions } from '../../src/store/ledger-retention.js';
-import { migrate } from '../../src/store/migrations.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 const RETENTION = 90 * DAY_MS;
 const today = utcDay(Date.now());
@@ -26,8 +25,7 @@ describe('ledger retention and archive', () => {
   };
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
     await db.pool.query("INSERT INTO rules_versions (version) VALUES ('test-rules')");
     await db.pool.query(
       "INSERT INTO balances (user_id, points, lifetime_earned, last_partition, last_offset) VALUES ('keeper', 1234, 5678, 0, 0)",

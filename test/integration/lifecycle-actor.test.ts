@@ -4,11 +4,10 @@ import { BatchBuilder, type PackedBatch } from '../../src/actors/batch-codec.js'
 import { PartitionActor } from '../../src/actors/partition-actor.js';
 import { tickValue } from '../../src/kafka/clock-tick.js';
 import { parseRules } from '../../src/rules/index.js';
-import { migrate } from '../../src/store/migrations.js';
 import { readHistory } from '../../src/store/history.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
 import { LIFECYCLE_RULES } from '../../tools/simulator/lifecycle-stream.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 10, 12); // a purchase then: available 2025-01-25, expires 2026-01-11 (midnights UTC)
@@ -68,8 +67,7 @@ function batch(from: number, msgs: Msg[]): PackedBatch {
 describe('the partition actor under a lifecycle block', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => db.drop());
 

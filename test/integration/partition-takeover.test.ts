@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { migrate } from '../../src/store/migrations.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 /**
  * Opening a partition whose offset row a previous owner's transaction still holds: an engine cut off inside a
@@ -12,8 +11,7 @@ import { freshDatabase } from './support/stack.js';
 describe('partition takeover at open', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => db.drop());
 

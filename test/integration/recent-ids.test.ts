@@ -2,11 +2,10 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packBatch } from '../support/pack-batch.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
-import { migrate } from '../../src/store/migrations.js';
 import { readRecentIds } from '../../src/store/recent-ids-sql.js';
 import { RECENT_IDS_OFF } from '../../src/actors/recent-ids.js';
 import { testActor } from './support/actor.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 const DAY = 86_400_000;
 const WINDOW = 7 * DAY; // the default rules' idempotency_window
@@ -79,8 +78,7 @@ describe('recent ids in the balance rows (sql/007)', () => {
   const expected: string[] = [];
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
     offset = await openPartitionOffset(db.pool, TOPIC, 0);
   });
   afterAll(async () => db.drop());

@@ -2,9 +2,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packBatch } from '../support/pack-batch.js';
 import { openPartitionOffset } from '../../src/store/offsets.js';
-import { migrate } from '../../src/store/migrations.js';
 import { testActor } from './support/actor.js';
-import { freshDatabase } from './support/stack.js';
+import { freshDatabase, migratedDatabase } from './support/stack.js';
 
 const DAY = 86_400_000;
 // A Wednesday: no weekend doubling, so a purchase of 100 earns 100.
@@ -59,8 +58,7 @@ describe('refunds of purchases in the same batch', () => {
   let offset = 0;
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
     offset = await openPartitionOffset(db.pool, TOPIC, 0);
   });
   afterAll(async () => db.drop());

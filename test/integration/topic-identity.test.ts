@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin, ensureTopics, topicId } from '../../src/kafka/admin.js';
-import { migrate } from '../../src/store/migrations.js';
 import { bindTopicIdentity, TopicReplacedError } from '../../src/store/topic-identity.js';
 import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { produceScenario, waitForDrain } from './support/scenario.js';
-import { freshDatabase, freshTopic, messageCount, stackEnv, waitFor } from './support/stack.js';
+import { freshDatabase, migratedDatabase, freshTopic, messageCount, stackEnv, waitFor } from './support/stack.js';
 
 /** Deletes the topic and creates it again under the same name: a new topic id, offsets from 0. */
 async function recreateTopic(topic: string, partitions: number): Promise<void> {
@@ -92,8 +91,7 @@ describe('a topic deleted and created again while the engine runs', () => {
 describe('bindTopicIdentity', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await migrate(db.pool);
+    db = await migratedDatabase();
   });
   afterAll(async () => {
     await db?.drop();

@@ -9,6 +9,7 @@ import { PartitionHandle } from './partition-handle.js';
 import {
   consumeBatch,
   isFatalError,
+  isOffsetResetError,
   createRdConsumer,
   type Assignment,
   type ConsumerSettings,
@@ -40,6 +41,9 @@ export type ClientFactory = (s: EngineConsumerSettings, onRebalance: RebalanceHa
 
 type Rules = { version: string; text: string };
 
+/** A partition whose position has not moved for this long has it checked against Kafka's watermarks. */
+const STILL_CHECK_MS = 10_000;
+
 /**
  * Consumes the events topic and routes each partition's messages, in order, to the partition's
  * actor on its worker thread. Like a Kafka Streams thread with its tasks: the fetch loop feeds a
@@ -63,6 +67,10 @@ export class EngineConsumer {
   /** Rules reloaded since start: attached to each partition's next task. */
   private rules: Rules | null = null;
   private deadLettersUnrelayed = false;
+  /** resumePastDeleted is running (librdkafka may report the failed fetch again meanwhile). */
+  private checkingPositions = false;
+  /** Each partition's position and since when it has not moved (checkStill). */
+  private readonly still = new Map<number, { position: number; at: number }>();
   /** Called once the Kafka client has failed for good (a consume answers ERR__FATAL); the engine must stop. */
   onFatal: (e: Error) => void = () => undefined;
   /** Called after flushes that recorded dead letters (the relay publishes them). */
@@ -145,7 +153,8 @@ export class EngineConsumer {
           );
           return;
         }
-        this.log.warn({ err: errorText(e) }, 'consume failed; retrying');
+        if (isOffsetResetError(e)) void this.resumePastDeleted();
+        else this.log.warn({ err: errorText(e) }, 'consume failed; retrying');
         await sleep(200);
         continue;
       }
@@ -260,13 +269,26 @@ export class EngineConsumer {
     const offset = await this.openActor(h);
     // A revocation may have come while Postgres was asked: it owns the partition from then on.
     if (!h.lifecycle.is('fenced')) return;
-    await this.seek(h.partition, offset);
+    if (cause === 'retention') this.reassign(h.partition, offset);
+    else await this.seek(h.partition, offset);
     if (!h.lifecycle.is('fenced')) return;
     h.runFrom(offset);
   }
 
+  /**
+   * Assigns the partition again at `offset`. After a fetch at a deleted offset librdkafka leaves the partition in
+   * an error state that refuses seeks ("Erroneous state"); assigning it afresh restarts its fetcher.
+   */
+  private reassign(partition: number, offset: number): void {
+    const tp = { topic: this.s.topic, partition };
+    this.client.incrementalUnassign([tp]);
+    this.client.incrementalAssign([{ ...tp, offset }]);
+    this.client.resume([tp]);
+  }
+
   /** Opens (or reopens) the partition's actor with a fresh epoch; retries while Postgres is away. */
   private async openActor(h: PartitionHandle): Promise<number> {
+    const earliest = await this.earliestOffset(h.partition);
     for (let attempt = 1; ; attempt++) {
       h.epoch = ++this.epochSeq;
       // A reopened actor may sit on a new (or restarted) thread: always bring the current rules.
@@ -275,11 +297,13 @@ export class EngineConsumer {
       try {
         const r = await this.actors.run({
           op: 'open',
+          earliest,
           topic: this.s.topic,
           partition: h.partition,
           epoch: h.epoch,
           ...this.rulesFor(h),
         });
+        if (recordResult(this.metrics, r).deadLetters > 0) this.onDeadLetters();
         return r.committedOffset;
       } catch (e) {
         if (attempt === 1 || attempt % 10 === 0)
@@ -289,6 +313,76 @@ export class EngineConsumer {
         h.endTask();
       }
       if (h.lifecycle.is('revoking')) return h.committedOffset;
+    }
+  }
+
+  /**
+   * The partition's first offset in Kafka, for the open to see whether retention deleted stored positions it never
+   * applied. 0 when the broker does not answer in time: the open then checks nothing; should the position be gone,
+   * the fetch fails and resumePastDeleted opens the partition again.
+   */
+  private async earliestOffset(partition: number): Promise<number> {
+    const w = await this.watermarks(partition);
+    if (w === null) this.log.warn({ partition }, 'low watermark unknown; opening without the retention check');
+    return w?.low ?? 0;
+  }
+
+  private watermarks(partition: number): Promise<{ low: number; high: number } | null> {
+    return new Promise((resolve) => {
+      this.client.queryWatermarkOffsets(this.s.topic, partition, 5000, (err, offsets) =>
+        resolve(err || offsets === undefined ? null : { low: offsets.lowOffset, high: offsets.highOffset }),
+      );
+    });
+  }
+
+  /**
+   * librdkafka could not fetch some partition at its position (auto.offset.reset is "error", so it never skips
+   * silently). The binding reports that only when a consume call returned no message at all, and without the
+   * partition, so every running partition is checked; a partition that stops advancing is checked too (checkStill).
+   */
+  private async resumePastDeleted(): Promise<void> {
+    if (this.checkingPositions) return;
+    this.checkingPositions = true;
+    try {
+      for (const h of this.handles.values())
+        await this.checkPosition(h).catch((e: unknown) => this.positionCheckFailed(h, e));
+    } finally {
+      this.checkingPositions = false;
+    }
+  }
+
+  /**
+   * A partition whose position retention deleted opens again: the open records the lost offsets as a dead letter
+   * and resumes at the first one Kafka holds. A position past the partition's end means its log was cut under us
+   * (an unclean leader election): reported, as nothing here can bring it back.
+   */
+  private async checkPosition(h: PartitionHandle): Promise<void> {
+    if (!h.lifecycle.is('running')) return;
+    const w = await this.watermarks(h.partition);
+    if (w === null || !h.lifecycle.is('running')) return;
+    if (w.low > h.position) await this.reopen(h, 'retention');
+    else if (h.position > w.high)
+      this.log.error(
+        { partition: h.partition, position: h.position, end: w.high },
+        "position past the partition's end: its log was cut (an unclean leader election?) and messages written there fall below the position",
+      );
+  }
+
+  private positionCheckFailed(h: PartitionHandle, e: unknown): void {
+    this.log.warn(
+      { partition: h.partition, err: errorText(e) },
+      'checking the position against Kafka failed; checking again later',
+    );
+  }
+
+  /** Checks the position of a partition that has not advanced for STILL_CHECK_MS (idle, paused, or stuck on a deleted offset). */
+  private checkStill(h: PartitionHandle, now: number): void {
+    const seen = this.still.get(h.partition);
+    if (seen === undefined || seen.position !== h.position)
+      this.still.set(h.partition, { position: h.position, at: now });
+    else if (now - seen.at >= STILL_CHECK_MS) {
+      seen.at = now;
+      void this.checkPosition(h).catch((e: unknown) => this.positionCheckFailed(h, e));
     }
   }
 
@@ -395,8 +489,10 @@ export class EngineConsumer {
   }
 
   private updateLag(): void {
+    const now = Date.now();
     for (const h of this.handles.values()) {
       if (!h.lifecycle.is('running') || h.committedOffset < 0) continue;
+      this.checkStill(h, now);
       try {
         const w = this.client.getWatermarkOffsets(this.s.topic, h.partition);
         if (w.highOffset >= 0)

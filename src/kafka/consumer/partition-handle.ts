@@ -52,6 +52,11 @@ export class PartitionHandle {
     this.tp = [{ topic, partition }];
   }
 
+  /** The next offset this partition expects from Kafka: where its fetch stands. */
+  get position(): number {
+    return this.acceptFrom;
+  }
+
   /** (Re)starts consuming at `offset`, the position the actor was opened at. */
   runFrom(offset: number): void {
     this.acceptFrom = offset;

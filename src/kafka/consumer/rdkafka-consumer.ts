@@ -26,7 +26,7 @@ export interface RdConsumer {
     topic: string,
     partition: number,
     timeout: number,
-    cb: (err: LibrdKafkaError | null) => void,
+    cb: (err: LibrdKafkaError | null, offsets?: { highOffset: number; lowOffset: number }) => void,
   ): void;
   disconnect(cb: (err: unknown) => void): void;
   isConnected(): boolean;
@@ -77,9 +77,15 @@ export function createRdConsumer(s: ConsumerSettings, onRebalance: RebalanceHand
         else if (err.code === ERR_REVOKE) onRebalance('revoke', assignment);
       },
     },
-    { 'auto.offset.reset': 'earliest' },
+    // Positions come from Postgres; one Kafka no longer holds must be noticed, not skipped to the earliest.
+    { 'auto.offset.reset': 'error' },
   );
   return consumer as unknown as RdConsumer;
+}
+
+/** A fetch position Kafka no longer (or never) held, with auto.offset.reset "error": see resumePastDeleted. */
+export function isOffsetResetError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === CODES.ERRORS.ERR__AUTO_OFFSET_RESET;
 }
 
 /** librdkafka's "fatal error" state: the client is unusable from then on (a fenced static member, for one). */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ensureTopics, topicMessageCount } from '../../../src/kafka/admin.js';
+import { migrate } from '../../../src/store/migrations.js';
 import { applyStackEnv, readStackEnv } from '../../../tools/stack/env-file.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../../../tools/stack/postgres-server.js';
 
@@ -33,6 +34,13 @@ export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; dro
       await dropDatabase(databaseUrl, name);
     },
   };
+}
+
+/** freshDatabase with the engine's schema applied, as an engine's first start would leave it. */
+export async function migratedDatabase(): Promise<Awaited<ReturnType<typeof freshDatabase>>> {
+  const db = await freshDatabase();
+  await migrate(db.pool);
+  return db;
 }
 
 /** A topic (and its dead-letter topic) of the test's own. */

@@ -52,8 +52,13 @@ export class FakeClient implements RdConsumer {
   getWatermarkOffsets(): { highOffset: number; lowOffset: number } {
     return { highOffset: -1, lowOffset: -1 };
   }
-  queryWatermarkOffsets(_t: string, _p: number, _timeout: number, cb: (err: null) => void): void {
-    cb(null);
+  queryWatermarkOffsets(
+    _t: string,
+    _p: number,
+    _timeout: number,
+    cb: (err: null, offsets: { highOffset: number; lowOffset: number }) => void,
+  ): void {
+    cb(null, { highOffset: -1, lowOffset: 0 });
   }
   disconnect(cb: (err: unknown) => void): void {
     cb(null);
