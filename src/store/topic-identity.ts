@@ -20,11 +20,7 @@ export interface TopicInKafka {
  * position past the end can only come from another topic.
  */
 export async function bindTopicIdentity(pool: pg.Pool, topic: string, kafka: TopicInKafka): Promise<void> {
-  const recorded = await pool.query<{ kafka_topic_id: string }>(
-    'SELECT kafka_topic_id FROM event_topics WHERE topic = $1',
-    [topic],
-  );
-  let stored = recorded.rows[0]?.kafka_topic_id;
+  let stored = await recordedId(pool, topic);
   if (stored === undefined) {
     await positionsWithinTopic(pool, topic, kafka);
     // Two engines starting together both get here; the first insert wins and the other compares against it.
@@ -32,17 +28,26 @@ export async function bindTopicIdentity(pool: pg.Pool, topic: string, kafka: Top
       topic,
       kafka.id,
     ]);
-    stored = (
-      await pool.query<{ kafka_topic_id: string }>('SELECT kafka_topic_id FROM event_topics WHERE topic = $1', [topic])
-    ).rows[0]?.kafka_topic_id;
+    stored = await recordedId(pool, topic);
   }
   if (stored !== kafka.id)
     throw new TopicReplacedError(
       `topic ${topic} in Kafka has id ${kafka.id}, but the positions in Postgres belong to a topic of that name with id ${String(stored)}: ` +
         'it was deleted and created again, or KAFKA_BROKERS points at another cluster. Consuming it from those positions would skip ' +
-        'its messages below them, so the engine stops. Point KAFKA_BROKERS or DATABASE_URL at the matching pair, or start ' +
-        `this topic with a database of its own (README, "A topic created again").`,
+        `its messages below them, so the engine stops. ${REMEDY}`,
     );
+}
+
+/** What to do, in both refusals. */
+const REMEDY =
+  'Point KAFKA_BROKERS or DATABASE_URL at the matching pair, or start this topic with a database of its own ' +
+  '(README, "A topic created again").';
+
+async function recordedId(pool: pg.Pool, topic: string): Promise<string | undefined> {
+  const r = await pool.query<{ kafka_topic_id: string }>('SELECT kafka_topic_id FROM event_topics WHERE topic = $1', [
+    topic,
+  ]);
+  return r.rows[0]?.kafka_topic_id;
 }
 
 async function positionsWithinTopic(pool: pg.Pool, topic: string, kafka: TopicInKafka): Promise<void> {
@@ -60,7 +65,6 @@ async function positionsWithinTopic(pool: pg.Pool, topic: string, kafka: TopicIn
           .map((r) => `partition ${r.partition} at ${r.next_offset}, ends at ${ends.get(r.partition) ?? 'missing'}`)
           .join('; ') +
         '. They belong to another topic of that name (deleted and created again, or another cluster); consuming from them would ' +
-        'skip messages, so the engine stops. Point KAFKA_BROKERS or DATABASE_URL at the matching pair, or start this topic with ' +
-        'a database of its own (README, "A topic created again").',
+        `skip messages, so the engine stops. ${REMEDY}`,
     );
 }

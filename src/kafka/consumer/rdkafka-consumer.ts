@@ -85,12 +85,16 @@ export function createRdConsumer(s: ConsumerSettings, onRebalance: RebalanceHand
 
 /** A fetch position Kafka no longer (or never) held, with auto.offset.reset "error": see resumePastDeleted. */
 export function isOffsetResetError(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === CODES.ERRORS.ERR__AUTO_OFFSET_RESET;
+  return hasCode(e, CODES.ERRORS.ERR__AUTO_OFFSET_RESET);
 }
 
 /** librdkafka's "fatal error" state: the client is unusable from then on (a fenced static member, for one). */
 export function isFatalError(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === CODES.ERRORS.ERR__FATAL;
+  return hasCode(e, CODES.ERRORS.ERR__FATAL);
+}
+
+function hasCode(e: unknown, code: number): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
 }
 
 export function consumeBatch(c: RdConsumer, n: number): Promise<Message[]> {
