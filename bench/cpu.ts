@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU used by each party on the machine during a benchmark, from /proc (every process, so on a shared
- * machine "other" holds whatever else ran; the engine is every `dist/src/main` process; the broker is
+ * machine "other" holds whatever else ran; the engine is every `dist/src/main` or `src/main.ts` process; the broker is
  * shared, so its CPU includes other people's clients).
  */
 export type Party = 'engine' | 'postgres' | 'kafka' | 'kafka-streams' | 'other';
@@ -22,7 +22,8 @@ function partyOf(cmd: string, stat: string, database: string | null | undefined)
     const backend = BACKEND.exec(cmd);
     return backend === null || database === undefined || backend[1] === database ? 'postgres' : 'other';
   }
-  return cmd.includes('dist/src/main') ? 'engine' : 'other';
+  // The bench runs the built engine; the chaos suite and the soak run src/main.ts through tsx.
+  return cmd.includes('dist/src/main') || cmd.includes('src/main.ts') ? 'engine' : 'other';
 }
 
 /** Cumulative CPU ticks per process, sampled, so processes that exit during the drain still count. */

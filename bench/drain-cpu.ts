@@ -23,6 +23,8 @@ async function main(): Promise<void> {
       runs: { type: 'string' },
       env: { type: 'string', multiple: true },
       keep: { type: 'boolean' },
+      // --profile DIR: V8 CPU profiles of every engine thread (each run), for tools/cpuprofile-top or a flame graph.
+      profile: { type: 'string' },
     },
   });
   const events = Number(values.events ?? 600_000);
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
           topic,
           events,
           env,
+          ...(values.profile !== undefined && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] }),
         }),
       dbName,
     );

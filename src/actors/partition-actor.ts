@@ -232,12 +232,26 @@ export class PartitionActor {
   private factsToLoad(results: (DecodeResult | null)[], hashes: Int32Array, rules: RuleSet, nowMs: number): FactsQuery {
     const q: FactsQuery = {
       duplicates: { users: [], ids: [], atMs: [], windowMs: rules.idempotencyWindowMs },
+      recentDuplicates: {
+        users: [],
+        ids: [],
+        atMs: [],
+        windowMs: rules.idempotencyWindowMs,
+        days: [Infinity, -Infinity],
+      },
       purchases: { users: [], ids: [], atMs: [], windowMs: rules.refundWindowMs },
       recentPurchases: { users: [], ids: [], atMs: [], windowMs: rules.refundWindowMs, days: [Infinity, -Infinity] },
     };
     // Per pair and UTC day: the same id at two times of a batch needs both windows read.
     const seen = [new Set<string>(), new Set<string>()];
-    const add = (userId: string, eventId: string, atMs: number, refund: boolean, s: number): void => {
+    const add = (
+      userId: string,
+      eventId: string,
+      atMs: number,
+      refund: boolean,
+      s: number,
+      duplicateDays: [number, number] | null = null,
+    ): void => {
       const k = eventKey(userId, eventId);
       // Memory answers: a pending purchase for a refund, a pending occurrence within the window for an id.
       if (refund ? this.pendingPurchases.has(k) : this.pendingWithin(k, atMs, q.duplicates.windowMs)) return;
@@ -246,11 +260,12 @@ export class PartitionActor {
       if (done.has(kd)) return;
       done.add(kd);
       let l = refund ? q.purchases : q.duplicates;
-      const days = refund ? this.recent.daysOf(s, idHash(userId, eventId)) : null;
+      const days = refund ? this.recent.daysOf(s, idHash(userId, eventId)) : duplicateDays;
       if (days !== null) {
-        l = q.recentPurchases;
-        q.recentPurchases.days[0] = Math.min(q.recentPurchases.days[0], days[0]);
-        q.recentPurchases.days[1] = Math.max(q.recentPurchases.days[1], days[1]);
+        const near = refund ? q.recentPurchases : q.recentDuplicates;
+        near.days[0] = Math.min(near.days[0], days[0]);
+        near.days[1] = Math.max(near.days[1], days[1]);
+        l = near;
       }
       l.users.push(userId);
       l.ids.push(eventId);
@@ -269,8 +284,9 @@ export class PartitionActor {
       if (e.originalEventId !== undefined && !applying.has(eventKey(e.userId, e.originalEventId)))
         add(e.userId, e.originalEventId, e.timestampMs, true, s);
       if (!e.eventIdGiven) continue;
-      if (this.recent.needsLookup(s, hashes[j]!, e.timestampMs, rules.idempotencyWindowMs)) {
-        add(e.userId, e.eventId, e.timestampMs, false, s);
+      const days = this.recent.lookupDays(s, hashes[j]!, e.timestampMs, rules.idempotencyWindowMs);
+      if (days !== null) {
+        add(e.userId, e.eventId, e.timestampMs, false, s, days === 'window' ? null : days);
       } else if (e.type === 'purchase' && this.timeRefusal(e, nowMs) === null) {
         const k = eventKey(e.userId, e.eventId);
         if (!this.pendingWithin(k, e.timestampMs, rules.idempotencyWindowMs)) applying.add(k);
@@ -281,7 +297,12 @@ export class PartitionActor {
 
   /** One round trip for the pairs memory cannot answer (see factsToLoad). */
   private async loadFacts(q: FactsQuery): Promise<void> {
-    if (q.duplicates.users.length === 0 && q.purchases.users.length === 0 && q.recentPurchases.users.length === 0) {
+    if (
+      q.duplicates.users.length === 0 &&
+      q.recentDuplicates.users.length === 0 &&
+      q.purchases.users.length === 0 &&
+      q.recentPurchases.users.length === 0
+    ) {
       this.facts = new Map();
       this.outsideWindow = new Set();
       return;

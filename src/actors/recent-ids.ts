@@ -106,13 +106,21 @@ export class RecentIds {
     this.whole[s] = 1;
   }
 
-  /** Whether the ledger must be asked if the user has this id within `windowMs` of `atMs`. */
-  needsLookup(s: number, hash: number, atMs: number, windowMs: number): boolean {
+  /**
+   * Where the ledger must be asked whether the user has this id within `windowMs` of `atMs`: nowhere (null: the
+   * summary proves there is none), the whole window ('window': no summary, or the window reaches before it), or
+   * only the UTC days [first, last] of the window's entries with this hash. The summary holds an entry for every
+   * row from its first day on, so a row with this id inside the window lies on one of those days: reading them
+   * (a partition or two) instead of the window's fifteen is the same answer.
+   */
+  lookupDays(s: number, hash: number, atMs: number, windowMs: number): [number, number] | 'window' | null {
     const from = this.from[s]!;
-    if (from === FRESH) return false;
+    if (from === FRESH) return null;
     const lo = utcDay(atMs - windowMs);
-    if (from === NONE || from === RECENT_IDS_OFF || lo < from) return true;
-    return this.scan(s, hash, lo - from, utcDay(atMs + windowMs) - from, false);
+    if (from === NONE || from === RECENT_IDS_OFF || lo < from) return 'window';
+    return this.scan(s, hash, lo - from, utcDay(atMs + windowMs) - from, true)
+      ? [from + this.matchLo, from + this.matchHi]
+      : null;
   }
 
   /**

@@ -33,6 +33,8 @@ export interface PairLookup {
  */
 export interface FactsQuery {
   duplicates: PairLookup;
+  /** Ids the recent-ids summary places on known UTC days [first, last] of their windows: read from those days only. */
+  recentDuplicates: PairLookup & { days: [number, number] };
   purchases: PairLookup;
   /**
    * Purchases the recent-ids summary places on known UTC days [first, last]: read from those days first; those
@@ -95,7 +97,7 @@ async function readFacts(
   pool: pg.Pool,
   p: PairLookup,
   facts: Map<string, LedgerFact[]>,
-  label: 'duplicate ids' | 'refunded purchases' | 'recent purchases',
+  label: 'duplicate ids' | 'recent duplicate ids' | 'refunded purchases' | 'recent purchases',
   days?: [number, number],
 ): Promise<void> {
   if (p.users.length === 0) return;
@@ -127,6 +129,7 @@ export async function loadEventFacts(pool: pg.Pool, q: FactsQuery): Promise<Even
   const refunds = new Map<string, RefundTotals>();
   const outsideWindow = new Set<string>();
   await readFacts(pool, q.duplicates, facts, 'duplicate ids');
+  await readFacts(pool, q.recentDuplicates, facts, 'recent duplicate ids', q.recentDuplicates.days);
   const near = q.recentPurchases;
   await readFacts(pool, near, facts, 'recent purchases', near.days);
   // Every purchase pair (for refund totals below); the wide lookup gets those the near one did not find.

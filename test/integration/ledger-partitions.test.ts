@@ -156,6 +156,37 @@ describe('the ledger partitioned by day of event time', () => {
     expect([...new Set(scanned)].sort()).toEqual(expected.sort());
   });
 
+  it("a duplicate check the recent-ids summary places on a day reads that day's partition only, and finds the id", async () => {
+    const first = now - 3 * DAY_MS;
+    await run([{ event_id: 'dup-1', user_id: 'nora', event_type: 'purchase', amount: 9, timestamp: iso(first) }]);
+    // The next actor loads nora's summary from her balance row, and records what it asks the ledger.
+    const asked: { text: string; values: unknown[] }[] = [];
+    const query = db.pool.query.bind(db.pool);
+    const spy = (q: unknown, v?: unknown): unknown => {
+      if (typeof q === 'object' && q !== null && 'text' in q) asked.push(q as { text: string; values: unknown[] });
+      return (query as (a: unknown, b?: unknown) => unknown)(q, v);
+    };
+    db.pool.query = spy as typeof db.pool.query;
+    try {
+      expect(
+        await run([
+          { event_id: 'dup-1', user_id: 'nora', event_type: 'purchase', amount: 9, timestamp: iso(now - DAY_MS) },
+        ]),
+      ).toEqual({});
+    } finally {
+      db.pool.query = query;
+    }
+    const rows = await db.pool.query<{ status: string }>(
+      "SELECT status FROM point_transactions WHERE user_id = 'nora' ORDER BY kafka_offset",
+    );
+    expect(rows.rows.map((r) => r.status)).toEqual(['applied', 'duplicate']);
+    const facts = asked.filter((q) => q.text.includes('duplicate ids'));
+    expect(facts.map((q) => /\/\* (.*) \*\//.exec(q.text)?.[1])).toEqual(['recent duplicate ids']);
+    // From the first event's day to its end: one partition, not the window's four days.
+    const day = utcDay(first);
+    expect(facts[0]!.values.slice(2)).toEqual([new Date(day * DAY_MS), new Date((day + 1) * DAY_MS - 1)]);
+  });
+
   it('a repeated id within the window is a duplicate; the same id outside it is applied again', async () => {
     await run([
       { event_id: 'again', user_id: 'dora', event_type: 'purchase', amount: 7, timestamp: iso(now - 10 * DAY_MS) },

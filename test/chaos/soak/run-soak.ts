@@ -17,7 +17,16 @@ import { histogramBuckets, scrape } from '../netns/exposition.js';
 import { soakChartSvg } from './chart.js';
 import { cyclicBlock, weeksAt } from './cyclic-stream.js';
 import { add, increase, type Buckets } from './histogram-window.js';
-import { recoveries, relativeChange, windowFigures, type Fault, type SoakSample } from './verdict.js';
+import { CpuSampler } from '../../../bench/cpu.js';
+import {
+  cpuPerEvent,
+  recoveries,
+  relativeChange,
+  windowFigures,
+  type CpuMinute,
+  type Fault,
+  type SoakSample,
+} from './verdict.js';
 
 export interface SoakOptions {
   minutes: number;
@@ -267,6 +276,36 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
       .catch(() => undefined)
       .finally(() => (sampling = false));
   }, 1000);
+  // CPU by party each minute: what grows as the ledger does (engine, Postgres, the broker) is what bounds a long run.
+  // Sampled every 5 s so a killed engine's CPU up to its last sample counts.
+  const dbName = new URL(db.url).pathname.slice(1);
+  const cpu = new CpuSampler(dbName);
+  const cpuMinutes: CpuMinute[] = [];
+  let cpuFrom = { at: elapsed(), totals: cpu.totals(), committed: 0 };
+  let cpuTicks = 0;
+  const cpuTimer = setInterval(() => {
+    if (++cpuTicks % 12 !== 0) return cpu.sample();
+    void committedEvents(db.pool, t.topic)
+      .then((committed) => {
+        const totals = cpu.totals();
+        const at = elapsed();
+        const seconds = at - cpuFrom.at;
+        const used = (p: 'engine' | 'postgres' | 'kafka' | 'other'): number =>
+          ((totals.get(p) ?? 0) - (cpuFrom.totals.get(p) ?? 0)) / 100 / seconds;
+        const m: CpuMinute = {
+          t: at,
+          seconds,
+          committed: committed - cpuFrom.committed,
+          cores: { engine: used('engine'), postgres: used('postgres'), kafka: used('kafka'), other: used('other') },
+        };
+        cpuMinutes.push(m);
+        cpuFrom = { at, totals, committed };
+        o.log(
+          `soak: cpu minute to ${(at / 60).toFixed(1)}: ${m.committed} committed; cores engine ${m.cores.engine.toFixed(2)}, postgres ${m.cores.postgres.toFixed(2)}, kafka ${m.cores.kafka.toFixed(2)}, other ${m.cores.other.toFixed(2)}`,
+        );
+      })
+      .catch(() => undefined);
+  }, 5000);
   let failure: string | undefined;
   let events = 0;
   let lost = 0;
@@ -304,6 +343,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     clearInterval(sampler);
+    clearInterval(cpuTimer);
     await admin.disconnect().catch(() => undefined);
     await Promise.all([...engines].map((e) => e.stop('SIGKILL')));
     await db.drop();
@@ -315,6 +355,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   const nearZero = Math.max(1000, rate);
   const rec = recoveries(samples, faults, nearZero);
   const rssChange = relativeChange(w2.rssMiB, wLast.rssMiB);
+  const cpu2 = cpuPerEvent(cpuMinutes, u, 2 * u);
+  const cpuLast = cpuPerEvent(cpuMinutes, total - u, total);
+  const us = (c: CpuMinute['cores']): string =>
+    `engine ${c.engine.toFixed(1)}, postgres ${c.postgres.toFixed(1)}, kafka ${c.kafka.toFixed(1)}, other ${c.other.toFixed(1)}`;
   const p99Change = relativeChange(w2.flushP99Ms, wLast.flushP99Ms);
   const checks: [string, boolean][] = [
     // A load the producer could not keep would test less than the verdict claims.
@@ -360,12 +404,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
       faults,
       recoveries: rec,
       windows: [w2, wLast],
+      cpuPerEvent: [cpu2, cpuLast],
+      cpuMinutes,
       samples,
     }),
   );
   const summary = [
     ...checks.map(([text, ok]) => `${ok ? 'pass' : 'FAIL'}  ${text}`),
     `postgres: ${settings.join(' ')}`,
+    // Not a check: where the CPU of a committed event went, second sixth against the last (what bounds the load a long run keeps).
+    `cpu µs per committed event, minutes ${(u / 60).toFixed(1)}-${((2 * u) / 60).toFixed(1)}: ${us(cpu2)}; last ${(u / 60).toFixed(1)} min: ${us(cpuLast)}`,
     ...(wal === '' ? [] : [`postgres: ${wal}`]),
     `chart: ${path.relative(ROOT_DIR, svg)}`,
   ];

@@ -10,6 +10,25 @@ export interface SoakSample {
   flush: Buckets;
 }
 
+/** CPU each party used during one minute of the soak, and the events committed meanwhile. */
+export interface CpuMinute {
+  /** Seconds since the load started, at the minute's end. */
+  t: number;
+  /** Cores (CPU seconds / wall seconds) by party. */
+  cores: Record<'engine' | 'postgres' | 'kafka' | 'other', number>;
+  seconds: number;
+  committed: number;
+}
+
+/** CPU microseconds per committed event of each party over the minutes ending inside [from, to). */
+export function cpuPerEvent(minutes: readonly CpuMinute[], from: number, to: number): CpuMinute['cores'] {
+  const inside = minutes.filter((m) => m.t > from && m.t <= to);
+  const events = inside.reduce((a, m) => a + m.committed, 0);
+  const per = (k: keyof CpuMinute['cores']): number =>
+    (inside.reduce((a, m) => a + m.cores[k] * m.seconds, 0) * 1e6) / Math.max(1, events);
+  return { engine: per('engine'), postgres: per('postgres'), kafka: per('kafka'), other: per('other') };
+}
+
 export interface Fault {
   t: number;
   kind: 'kill' | 'join' | 'leave';

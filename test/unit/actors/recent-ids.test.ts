@@ -11,16 +11,20 @@ const stored = (from: number | null, entries: [number, number][]): { from: numbe
   return { from, ids };
 };
 
+/** Whether the ledger is asked at all. */
+const asks = (r: RecentIds, s: number, hash: number, atMs: number, windowMs: number): boolean =>
+  r.lookupDays(s, hash, atMs, windowMs) !== null;
+
 describe('RecentIds', () => {
   it('answers for a new user from its own entries, within the window only', () => {
     const r = new RecentIds();
     r.load(0, undefined);
-    expect(r.needsLookup(0, 42, at(20_000), W)).toBe(false);
+    expect(r.lookupDays(0, 42, at(20_000), W)).toBeNull();
     r.add(0, 42, at(20_000), W);
-    expect(r.needsLookup(0, 42, at(20_000), W)).toBe(true);
-    expect(r.needsLookup(0, 42, at(20_007), W)).toBe(true);
-    expect(r.needsLookup(0, 42, at(20_009), W)).toBe(false); // the window no longer reaches that day
-    expect(r.needsLookup(0, 43, at(20_000), W)).toBe(false);
+    expect(r.lookupDays(0, 42, at(20_000), W)).toEqual([20_000, 20_000]);
+    expect(r.lookupDays(0, 42, at(20_007), W)).toEqual([20_000, 20_000]);
+    expect(r.lookupDays(0, 42, at(20_009), W)).toBeNull(); // the window no longer reaches that day
+    expect(r.lookupDays(0, 43, at(20_000), W)).toBeNull();
     expect(r.from[0]).toBe(20_000 - keepDays(W));
   });
 
@@ -47,7 +51,7 @@ describe('RecentIds', () => {
   it('sends every check to the ledger for a user without a summary, and keeps none', () => {
     const r = new RecentIds();
     r.load(3, stored(null, []));
-    expect(r.needsLookup(3, 1, at(20_000), W)).toBe(true);
+    expect(r.lookupDays(3, 1, at(20_000), W)).toBe('window');
     r.add(3, 1, at(20_000), W);
     expect(r.flushColumns(3)).toBe('\\N\t\\\\x');
   });
@@ -55,9 +59,26 @@ describe('RecentIds', () => {
   it('sends a window reaching before the summary to the ledger', () => {
     const r = new RecentIds();
     r.load(0, stored(20_000, [[3, 7]]));
-    expect(r.needsLookup(0, 8, at(20_007), W)).toBe(false);
-    expect(r.needsLookup(0, 7, at(20_007), W)).toBe(true);
-    expect(r.needsLookup(0, 8, at(20_006), W)).toBe(true); // its window starts on day 19,999
+    expect(r.lookupDays(0, 8, at(20_007), W)).toBeNull();
+    expect(r.lookupDays(0, 7, at(20_007), W)).toEqual([20_003, 20_003]);
+    expect(r.lookupDays(0, 8, at(20_006), W)).toBe('window'); // its window starts on day 19,999
+  });
+
+  it('sends a duplicate check to the days of the matching entries inside its window only', () => {
+    const r = new RecentIds();
+    r.load(
+      0,
+      stored(20_000, [
+        [1, 7],
+        [5, 7],
+        [6, 9],
+        [8, 7],
+        [20, 7],
+      ]),
+    );
+    // Window [20,003, 20,017]: the entries on days 20,005 and 20,008; not 20,001 or 20,020, nor hash 9's day.
+    expect(r.lookupDays(0, 7, at(20_010), W)).toEqual([20_005, 20_008]);
+    expect(r.lookupDays(0, 9, at(20_010), W)).toEqual([20_006, 20_006]);
   });
 
   it('writes only what Postgres lacks, and the whole summary once pruned or built at load', () => {
@@ -73,7 +94,7 @@ describe('RecentIds', () => {
     const from = newest - keepDays(W);
     expect(r.from[0]).toBe(from);
     expect(r.flushColumns(0)).toBe(`${from}\t\\\\x${keepDays(W).toString(16).padStart(2, '0')}000003`);
-    expect(r.needsLookup(0, 0x0102, at(20_002), W)).toBe(true); // before the summary now
+    expect(asks(r, 0, 0x0102, at(20_002), W)).toBe(true); // before the summary now
 
     r.loadBuilt(1, 20_000, stored(20_000, [[0, 5]]).ids);
     expect(r.flushColumns(1)).toBe('20000\t\\\\x00000005');
@@ -88,20 +109,20 @@ describe('RecentIds', () => {
     r.add(0, 256, at(20_000), W);
     // The balance row gets RECENT_IDS_OFF (a new owner asks the ledger); this owner still answers from memory.
     expect(r.flushColumns(0)).toBe(`${RECENT_IDS_OFF}\t\\\\x`);
-    expect(r.needsLookup(0, 5000, at(20_000), W)).toBe(false);
-    expect(r.needsLookup(0, 256, at(20_000), W)).toBe(true);
+    expect(asks(r, 0, 5000, at(20_000), W)).toBe(false);
+    expect(asks(r, 0, 256, at(20_000), W)).toBe(true);
     for (let i = 257; i < 262_144; i++) r.add(0, i, at(20_000), W);
-    expect(r.needsLookup(0, 300_000, at(20_000), W)).toBe(false);
+    expect(asks(r, 0, 300_000, at(20_000), W)).toBe(false);
     // A busy user's entries are found through its table: present, absent, and outside the window.
-    expect(r.needsLookup(0, 10_000, at(20_000), W)).toBe(true);
-    expect(r.needsLookup(0, 16_383, at(20_007), W)).toBe(true);
-    expect(r.needsLookup(0, 10_000, at(20_009), W)).toBe(false);
+    expect(asks(r, 0, 10_000, at(20_000), W)).toBe(true);
+    expect(asks(r, 0, 16_383, at(20_007), W)).toBe(true);
+    expect(asks(r, 0, 10_000, at(20_009), W)).toBe(false);
     r.add(0, 300_000, at(20_000), W);
     expect(r.from[0]).toBe(RECENT_IDS_OFF);
-    expect(r.needsLookup(0, 300_001, at(20_000), W)).toBe(true);
+    expect(asks(r, 0, 300_001, at(20_000), W)).toBe(true);
     expect(r.flushColumns(0)).toBe(`${RECENT_IDS_OFF}\t\\\\x`);
     r.load(0, { from: RECENT_IDS_OFF, ids: Buffer.alloc(0) });
-    expect(r.needsLookup(0, 300_001, at(20_000), W)).toBe(true);
+    expect(asks(r, 0, 300_001, at(20_000), W)).toBe(true);
   });
 
   it('never answers "not seen" for an id it holds in the window, whether it scans or uses a table', () => {
@@ -125,7 +146,7 @@ describe('RecentIds', () => {
         const hash = rand(4096);
         const day = 20_000 + rand(14);
         const seen = held.some(([h, d]) => h === hash && Math.abs(d - day) <= 7);
-        const ask = r.needsLookup(0, hash, at(day), W);
+        const ask = asks(r, 0, hash, at(day), W);
         if (seen) expect(ask).toBe(true);
         if (!ask) answered++;
       }
@@ -138,10 +159,10 @@ describe('RecentIds', () => {
     r.load(0, undefined);
     r.add(0, 1, at(20_000), 28 * DAY);
     expect(r.from[0]).toBe(RECENT_IDS_OFF);
-    expect(r.needsLookup(0, 2, at(20_000), 28 * DAY)).toBe(true);
+    expect(asks(r, 0, 2, at(20_000), 28 * DAY)).toBe(true);
     r.load(1, undefined);
     r.add(1, 1, at(20_000), 27 * DAY);
-    expect(r.needsLookup(1, 2, at(20_000), 27 * DAY)).toBe(false);
+    expect(asks(r, 1, 2, at(20_000), 27 * DAY)).toBe(false);
   });
 
   it('keeps a large summary read from the ledger in memory only', () => {
@@ -149,8 +170,8 @@ describe('RecentIds', () => {
     const entries: [number, number][] = Array.from({ length: 300 }, (_, i) => [1, i]);
     r.loadBuilt(0, 20_000, stored(20_000, entries).ids);
     expect(r.flushColumns(0)).toBe(`${RECENT_IDS_OFF}\t\\\\x`);
-    expect(r.needsLookup(0, 299, at(20_008), W)).toBe(true);
-    expect(r.needsLookup(0, 300, at(20_008), W)).toBe(false);
+    expect(asks(r, 0, 299, at(20_008), W)).toBe(true);
+    expect(asks(r, 0, 300, at(20_008), W)).toBe(false);
   });
 
   it('bounds the entries of memory-only users per actor: past the budget a user gives its summary up', () => {
@@ -163,7 +184,7 @@ describe('RecentIds', () => {
     }
     expect(r.memoryOnlyEntries).toBeLessThanOrEqual(500_000);
     expect(off).toBeGreaterThan(300);
-    expect(r.needsLookup(1_999, 5, at(20_000), W)).toBe(true);
+    expect(asks(r, 1_999, 5, at(20_000), W)).toBe(true);
     for (let u = 0; u < 2_000; u++) r.forget(u);
     expect(r.memoryOnlyEntries).toBe(0);
   });
