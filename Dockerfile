@@ -18,8 +18,11 @@ ENV CKJS_LINKING=dynamic \
     npm_config_build_from_source=@confluentinc/kafka-javascript \
     npm_config_nodedir=/usr/local
 
-# Dependencies first, so source edits reuse this (slow, native) layer.
+# Dependencies first, so source edits reuse this (slow, native) layer. The postinstall patches the Kafka
+# client's source and recompiles it (tools/kafka-binding.mjs).
 COPY package.json package-lock.json ./
+COPY patches/ ./patches/
+COPY tools/kafka-binding.mjs ./tools/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
 

@@ -102,7 +102,7 @@ export function installReason({ lockMs, stampMs, stampAbi, npmMarkerMs, abi }) {
   if (stampMs !== null && stampAbi !== abi) return `Node changed (module ABI ${stampAbi} -> ${abi})`;
   const installedMs = Math.max(stampMs ?? -1, npmMarkerMs ?? -1);
   if (installedMs < 0) return 'node_modules is missing or incomplete';
-  if (installedMs < lockMs) return 'package-lock.json changed';
+  if (installedMs < lockMs) return 'package-lock.json or patches/ changed';
   return null;
 }
 
@@ -205,7 +205,13 @@ function npmCi(reason) {
   say(`npm ci: ${reason} (librdkafka is compiled from source, about 2 minutes)`);
   const started = Date.now();
   rmSync(path.join(ROOT, INSTALL_STAMP), { force: true });
-  const env = { ...process.env, CKJS_LINKING: 'dynamic' };
+  // From source everywhere (a machine that can download the prebuilt binary too): the postinstall patches
+  // the client's source and recompiles the patched file (tools/kafka-binding.mjs).
+  const env = {
+    ...process.env,
+    CKJS_LINKING: 'dynamic',
+    npm_config_build_from_source: '@confluentinc/kafka-javascript',
+  };
   // The installed Node headers spare node-gyp a download.
   if (existsSync('/usr/include/node/node.h')) env.npm_config_nodedir = '/usr';
   const r = run(['npm', 'ci', '--no-audit', '--no-fund'], { env });
@@ -229,7 +235,8 @@ function readInstallState() {
   let stampAbi = null;
   if (stampMs !== null) stampAbi = /abi (\S+)/.exec(readFileSync(stampFile, 'utf8'))?.[1] ?? null;
   return {
-    lockMs: mtimeOrNull(path.join(ROOT, 'package-lock.json')) ?? 0,
+    // A changed patch of a dependency (patches/) needs an install as a changed lock does.
+    lockMs: Math.max(mtimeOrNull(path.join(ROOT, 'package-lock.json')) ?? 0, newestMtime([path.join(ROOT, 'patches')])),
     stampMs,
     stampAbi,
     npmMarkerMs: mtimeOrNull(path.join(ROOT, 'node_modules/.package-lock.json')),
