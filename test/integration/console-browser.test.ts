@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateMessages } from '../../tools/simulator/generator.js';
 import { produceMessages } from '../../tools/simulator/produce.js';
 import { ROOT_DIR } from '../../tools/stack/paths.js';
-import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
 import { waitForDrain } from './support/scenario.js';
-import { freshDatabase, freshTopic, stackEnv, waitFor } from './support/stack.js';
+import { stackEnv, waitFor } from './support/stack.js';
+import { engineSuite } from './support/engine-suite.js';
 
 // CI installs Debian's chromium; without it this test fails (it does not skip): the console is only tested in a real browser.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -19,12 +19,9 @@ const EVENTS = 40_000;
 const RATE = 1000;
 
 describe('the live console at GET /, in headless Chromium', () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let topic: string;
-  let engine: EngineProcess;
+  const suite = engineSuite({ partitions: 4, env: () => ({ API_TOKEN: TOKEN, FLUSH_MAX_AGE_MS: '100' }) });
   let browser: Browser;
   let page: Page;
-  let base: string;
   /** Uncaught page errors and refused content (CSP): the page must have none. */
   const problems: string[] = [];
 
@@ -39,10 +36,6 @@ describe('the live console at GET /, in headless Chromium', () => {
       throw new Error(
         `no browser at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) or set CHROMIUM_PATH`,
       );
-    db = await freshDatabase();
-    ({ topic } = await freshTopic(4));
-    engine = await startEngineProcess(engineEnv(topic, db.url, { API_TOKEN: TOKEN, FLUSH_MAX_AGE_MS: '100' }));
-    base = `http://127.0.0.1:${engine.port()}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -60,19 +53,17 @@ describe('the live console at GET /, in headless Chromium', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await engine?.stop('SIGKILL');
-    await db?.drop();
   });
 
   it('shows applied events rising while events flow, and a member with the same balance as GET /points, history paged behind the token', async () => {
-    await page.goto(`${base}/`);
+    await page.goto(`${suite.base}/`);
     await waitFor('the first stats on the page', async () => (await page.textContent('#status')) === 'live', 15_000);
     expect(await appliedOnPage()).toBe(0);
     expect(await page.textContent('#rules-version')).toMatch(/^[0-9a-f]{12}$/);
 
     const producing = produceMessages(
       stackEnv().brokers,
-      topic,
+      suite.topic,
       generateMessages(EVENTS, { users: 150, skew: 0, redeemRatio: 0.1, badRatio: 0.005, seed: 11 }),
       {
         ratePerSec: RATE,
@@ -115,7 +106,7 @@ describe('the live console at GET /, in headless Chromium', () => {
 
     const sent = await producing;
     expect(sent.errors).toBe(0);
-    await waitForDrain(db.pool, topic, EVENTS, 120_000);
+    await waitForDrain(suite.db.pool, suite.topic, EVENTS, 120_000);
     await waitFor(
       'the page to show every event processed',
       async () => (await page.textContent('#events-total'))?.startsWith(EVENTS.toLocaleString('en-US')),
@@ -125,7 +116,7 @@ describe('the live console at GET /, in headless Chromium', () => {
     // Settled: the page shows what the API says. The API is read first (nothing moves any more), then the page is
     // awaited until it shows it: the mid-flow lookup's value is still on the page until the new answer renders,
     // and reading it at once compared that stale value (CI, 2026-12-06: 1,070 against 66,212).
-    const api = (await (await fetch(`${base}/points/user-3`)).json()) as {
+    const api = (await (await fetch(`${suite.base}/points/user-3`)).json()) as {
       points: number;
       tier: string | null;
       lifetime_earned: number;
@@ -147,7 +138,7 @@ describe('the live console at GET /, in headless Chromium', () => {
       (await page.locator('#history-body tr td:first-child').allTextContents()).map(Number);
     const newest = await offsets();
     const apiPage = (await (
-      await fetch(`${base}/points/user-3/history?limit=10`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      await fetch(`${suite.base}/points/user-3/history?limit=10`, { headers: { authorization: `Bearer ${TOKEN}` } })
     ).json()) as { items: { offset: number }[] };
     expect(newest).toEqual(apiPage.items.map((x) => x.offset));
     await page.click('#history-older');
@@ -164,7 +155,7 @@ describe('the live console at GET /, in headless Chromium', () => {
   });
 
   it('shows hostile input (quotes, markup, 10 kB) and hostile dead-letter details as text, never running them', async () => {
-    await page.goto(`${base}/`);
+    await page.goto(`${suite.base}/`);
     const hostile = `"'><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">` + 'A'.repeat(10_000);
     await lookUp(hostile);
     await page.waitForSelector('#member-error:not([hidden])');
@@ -173,7 +164,7 @@ describe('the live console at GET /, in headless Chromium', () => {
     expect(shown).toContain(`${hostile.length.toLocaleString('en-US')} characters`);
 
     // A message whose dead-letter detail quotes markup (the JSON parser's error names the bad text).
-    await produceMessages(stackEnv().brokers, topic, [
+    await produceMessages(stackEnv().brokers, suite.topic, [
       { key: 'user-1', value: Buffer.from('<img src=x onerror="window.__pwned=3">'), bad: true },
     ]);
     await waitFor(
@@ -197,11 +188,11 @@ describe('the live console at GET /, in headless Chromium', () => {
       '/api/stats': 'application/json',
     };
     for (const [p, type] of Object.entries(types)) {
-      const res = await fetch(`${base}${p}`);
+      const res = await fetch(`${suite.base}${p}`);
       expect(res.status, p).toBe(200);
       expect(res.headers.get('content-type'), p).toBe(type);
     }
-    expect((await fetch(`${base}/`)).headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect((await fetch(`${suite.base}/`)).headers.get('content-security-policy')).toContain("script-src 'self'");
     for (const p of [
       '/nope',
       '/console/',
@@ -210,7 +201,7 @@ describe('the live console at GET /, in headless Chromium', () => {
       '/api/nope',
       '/index.html',
     ]) {
-      const res = await fetch(`${base}${p}`);
+      const res = await fetch(`${suite.base}${p}`);
       expect(res.status, p).toBe(404);
       expect(await res.json(), p).toEqual({ error: 'not_found', detail: 'no such route' });
     }

@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { HistoryItem as Item } from '../../src/store/history.js';
 import { ROOT_DIR } from '../../tools/stack/paths.js';
-import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
+import { waitFor } from './support/stack.js';
+import { engineSuite } from './support/engine-suite.js';
 
 const TOKEN = 'http-api-test-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -24,31 +24,24 @@ interface Page {
 }
 
 describe('HTTP API against a running engine', () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let engine: EngineProcess;
-  let base: string;
   let dir: string;
+  const suite = engineSuite({
+    partitions: 3,
+    env: () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'http-api-'));
+      writeFileSync(path.join(dir, 'rules.yaml'), RULES);
+      return { API_TOKEN: TOKEN, RULES_FILE: path.join(dir, 'rules.yaml'), FLUSH_MAX_AGE_MS: '50' };
+    },
+  });
 
   const postEvent = (body: unknown, headers: Record<string, string> = auth) =>
-    fetch(`${base}/events`, {
+    fetch(`${suite.base}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });
 
-  beforeAll(async () => {
-    db = await freshDatabase();
-    const { topic } = await freshTopic(3);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'http-api-'));
-    writeFileSync(path.join(dir, 'rules.yaml'), RULES);
-    engine = await startEngineProcess(
-      engineEnv(topic, db.url, { API_TOKEN: TOKEN, RULES_FILE: path.join(dir, 'rules.yaml'), FLUSH_MAX_AGE_MS: '50' }),
-    );
-    base = `http://127.0.0.1:${engine.port()}`;
-  });
-  afterAll(async () => {
-    await engine?.stop('SIGKILL');
-    await db?.drop();
+  afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -85,7 +78,7 @@ describe('HTTP API against a running engine', () => {
     const balance = await waitFor(
       'alice fully applied',
       async () => {
-        const res = await fetch(`${base}/points/alice`);
+        const res = await fetch(`${suite.base}/points/alice`);
         if (res.status !== 200) return undefined;
         const b = (await res.json()) as { points: number; lifetime_earned: number; tier: string | null };
         return b.points === 75 ? b : undefined;
@@ -99,18 +92,18 @@ describe('HTTP API against a running engine', () => {
       tier: 'silver',
       as_of: { partition: expect.any(Number), offset: expect.any(Number) },
     });
-    expect(((await (await fetch(`${base}/points/bob`)).json()) as { tier: string }).tier).toBe('bronze');
+    expect(((await (await fetch(`${suite.base}/points/bob`)).json()) as { tier: string }).tier).toBe('bronze');
 
     // Keyed by user id: every one of alice's events in one partition, and no message dead-lettered.
-    const parts = await db.pool.query('SELECT DISTINCT partition FROM point_transactions WHERE user_id = $1', [
+    const parts = await suite.db.pool.query('SELECT DISTINCT partition FROM point_transactions WHERE user_id = $1', [
       'alice',
     ]);
     expect(parts.rows).toHaveLength(1);
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM dead_letters')).rows[0].n).toBe(0);
+    expect((await suite.db.pool.query('SELECT count(*)::int AS n FROM dead_letters')).rows[0].n).toBe(0);
 
     // History in pages of 2, newest first, until next_before is null.
     const items: Item[] = [];
-    let url = `${base}/points/alice/history?limit=2`;
+    let url = `${suite.base}/points/alice/history?limit=2`;
     let pages = 0;
     for (;;) {
       const res = await fetch(url, { headers: auth });
@@ -121,7 +114,7 @@ describe('HTTP API against a running engine', () => {
       pages++;
       if (page.next_before === null) break;
       expect(page.next_before).toBe(page.items.at(-1)!.offset);
-      url = `${base}/points/alice/history?limit=2&before=${page.next_before}`;
+      url = `${suite.base}/points/alice/history?limit=2&before=${page.next_before}`;
     }
     expect(pages).toBe(3);
     expect(items.map((i) => i.event_id)).toEqual([...ids.slice(0, 6)].reverse());
@@ -137,7 +130,7 @@ describe('HTTP API against a running engine', () => {
     });
 
     // The same rows as the ledger holds.
-    const ledger = await db.pool.query(
+    const ledger = await suite.db.pool.query(
       'SELECT event_id, kafka_offset::int AS o FROM point_transactions WHERE user_id = $1 ORDER BY kafka_offset DESC',
       ['alice'],
     );
@@ -154,28 +147,28 @@ describe('HTTP API against a running engine', () => {
       );
       expect(posted.status).toBe(401);
       expect(await posted.json()).toMatchObject({ error: 'unauthorized', detail: expect.any(String) });
-      expect((await fetch(`${base}/points/alice/history`, { headers })).status).toBe(401);
+      expect((await fetch(`${suite.base}/points/alice/history`, { headers })).status).toBe(401);
     }
-    expect((await fetch(`${base}/points/alice`)).status).toBe(200);
+    expect((await fetch(`${suite.base}/points/alice`)).status).toBe(200);
   });
 
   it('answers every error as JSON {error, detail}: 400, 404, 405, 413, 415', async () => {
     const cases: [Promise<Response>, number, string][] = [
-      [fetch(`${base}/points/bad%20id`), 400, 'bad_user_id'],
-      [fetch(`${base}/points/alice/history?limit=501`, { headers: auth }), 400, 'bad_limit'],
-      [fetch(`${base}/points/alice/history?before=-3`, { headers: auth }), 400, 'bad_before'],
+      [fetch(`${suite.base}/points/bad%20id`), 400, 'bad_user_id'],
+      [fetch(`${suite.base}/points/alice/history?limit=501`, { headers: auth }), 400, 'bad_limit'],
+      [fetch(`${suite.base}/points/alice/history?before=-3`, { headers: auth }), 400, 'bad_before'],
       [
         postEvent({ user_id: 'alice', event_type: 'purchase', amount: -1, timestamp: '2026-11-25T10:00:00Z' }),
         400,
         'invalid_event',
       ],
-      [fetch(`${base}/points/nobody-here`), 404, 'unknown_user'],
-      [fetch(`${base}/points/nobody-here/history`, { headers: auth }), 404, 'unknown_user'],
-      [fetch(`${base}/no/such/route`), 404, 'not_found'],
-      [fetch(`${base}/events`), 405, 'method_not_allowed'],
-      [fetch(`${base}/points/alice`, { method: 'PUT', body: '{}' }), 405, 'method_not_allowed'],
+      [fetch(`${suite.base}/points/nobody-here`), 404, 'unknown_user'],
+      [fetch(`${suite.base}/points/nobody-here/history`, { headers: auth }), 404, 'unknown_user'],
+      [fetch(`${suite.base}/no/such/route`), 404, 'not_found'],
+      [fetch(`${suite.base}/events`), 405, 'method_not_allowed'],
+      [fetch(`${suite.base}/points/alice`, { method: 'PUT', body: '{}' }), 405, 'method_not_allowed'],
       [
-        fetch(`${base}/events`, {
+        fetch(`${suite.base}/events`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...auth },
           body: `{"x":"${'y'.repeat(70_000)}"}`,
@@ -184,7 +177,11 @@ describe('HTTP API against a running engine', () => {
         'payload_too_large',
       ],
       [
-        fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: '{}' }),
+        fetch(`${suite.base}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain', ...auth },
+          body: '{}',
+        }),
         415,
         'unsupported_media_type',
       ],
@@ -200,14 +197,14 @@ describe('HTTP API against a running engine', () => {
   });
 
   it('serves the OpenAPI document kept in the repository', async () => {
-    const res = await fetch(`${base}/openapi.json`);
+    const res = await fetch(`${suite.base}/openapi.json`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(JSON.parse(readFileSync(path.join(ROOT_DIR, 'src/http/openapi.json'), 'utf8')));
   });
 
   it('survives clients that leave mid-request, and keeps serving', async () => {
     for (let i = 0; i < 20; i++) {
-      const sock = net.connect(engine.port(), '127.0.0.1');
+      const sock = net.connect(suite.engine.port(), '127.0.0.1');
       await new Promise<void>((r, j) => sock.once('connect', () => r()).once('error', j));
       sock.write(
         `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 400\r\n\r\n{"user_id":"ali`,
@@ -216,10 +213,10 @@ describe('HTTP API against a running engine', () => {
       sock.destroy();
     }
     await new Promise((r) => setTimeout(r, 200));
-    expect(engine.proc.exitCode).toBeNull();
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect((await fetch(`${base}/points/alice`)).status).toBe(200);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(suite.engine.proc.exitCode).toBeNull();
+    expect((await fetch(`${suite.base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${suite.base}/points/alice`)).status).toBe(200);
+    const metrics = await (await fetch(`${suite.base}/metrics`)).text();
     expect(metrics).toMatch(/loyalty_http_request_duration_seconds_count\{route="\/events",status="499"\} 20/);
   });
 });

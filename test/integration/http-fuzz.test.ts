@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic, waitFor } from './support/stack.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './support/stack.js';
+import { engineSuite } from './support/engine-suite.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 4000);
@@ -253,28 +253,15 @@ function rawSend(port: number, data: Buffer, hangUpAfterMs: number): Promise<num
 }
 
 describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let engine: EngineProcess;
+  const suite = engineSuite({ partitions: 3, env: () => ({ API_TOKEN: TOKEN }) });
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    const { topic } = await freshTopic(3);
-    engine = await startEngineProcess(engineEnv(topic, db.url, { API_TOKEN: TOKEN }));
     // /readyz is 503 until partitions are assigned: fuzz a ready engine, where no 5xx is acceptable.
-    await waitFor(
-      'engine ready',
-      async () => (await fetch(`http://127.0.0.1:${engine.port()}/readyz`)).status === 200,
-      60_000,
-    );
-  });
-  afterAll(async () => {
-    await engine?.stop('SIGKILL');
-    await db?.drop();
+    await waitFor('engine ready', async () => (await fetch(`${suite.base}/readyz`)).status === 200, 60_000);
   });
 
   it(`${REQUESTS} random requests and ${RAW_REQUESTS} raw byte streams: no 5xx, errors are JSON, the process lives and its RSS stays bounded (seed ${SEED})`, async () => {
-    const base = `http://127.0.0.1:${engine.port()}`;
-    const pid = engine.proc.pid!;
+    const pid = suite.engine.proc.pid!;
     const requests = fc.sample(request, { numRuns: REQUESTS, seed: SEED });
     const raws = fc.sample(rawRequest, { numRuns: RAW_REQUESTS, seed: SEED + 1 });
     const deadline = Date.now() + TIME_BUDGET_MS;
@@ -290,7 +277,7 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
         const req = requests[next++]!;
         let res: Response;
         try {
-          res = await fetch(base + req.path, {
+          res = await fetch(suite.base + req.path, {
             method: req.method,
             headers: req.headers,
             body: req.body,
@@ -305,7 +292,7 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
           // uWS closes the connection on a method it does not know, and after a 413 (possibly while fetch is still
           // sending the body): those hang-ups are expected; any other is a failure.
           const expected = !STANDARD_METHODS.has(req.method.toUpperCase()) || (req.body?.length ?? 0) > 65536;
-          if (!expected || engine.proc.exitCode !== null) failures.push({ req, status: 'network', body: msg });
+          if (!expected || suite.engine.proc.exitCode !== null) failures.push({ req, status: 'network', body: msg });
           continue;
         }
         const text = await res.text();
@@ -332,7 +319,7 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
     let rawDone = 0;
     for (let i = 0; i < raws.length && Date.now() < deadline; i += CONCURRENCY) {
       const statusesSeen = await Promise.all(
-        raws.slice(i, i + CONCURRENCY).map((b, j) => rawSend(engine.port(), b, (i + j) % 3 === 0 ? 5 : 500)),
+        raws.slice(i, i + CONCURRENCY).map((b, j) => rawSend(suite.engine.port(), b, (i + j) % 3 === 0 ? 5 : 500)),
       );
       statusesSeen.forEach((s, j) => {
         if (s !== null) statuses.set(s, (statuses.get(s) ?? 0) + 1);
@@ -352,9 +339,9 @@ describe('HTTP fuzz against a running engine (Postgres and Kafka up)', () => {
     // The fuzz reached the interesting answers, not only 404s.
     for (const s of [200, 202, 400, 401, 404, 405, 413, 415])
       expect(statuses.get(s) ?? 0, `status ${s} in ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
-    expect(engine.proc.exitCode).toBeNull();
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect(suite.engine.proc.exitCode).toBeNull();
+    expect((await fetch(`${suite.base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${suite.base}/readyz`)).status).toBe(200);
     expect(rssAfterFirstThousand).toBeGreaterThan(0);
     expect(
       rssEnd - rssAfterFirstThousand,

@@ -1,8 +1,7 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineEnv, startEngineProcess, type EngineProcess } from './support/engine-process.js';
-import { freshDatabase, freshTopic } from './support/stack.js';
+import { describe, expect, it } from 'vitest';
+import { engineSuite } from './support/engine-suite.js';
 
 /** Sends raw bytes, returns what came back before the server closed (or the timeout). */
 function raw(port: number, payload: string | Buffer, waitMs = 3000): Promise<string> {
@@ -25,19 +24,7 @@ const rssMiB = (pid: number): number =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 describe('hostile HTTP', () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let engine: EngineProcess;
-  let base: string;
-  beforeAll(async () => {
-    db = await freshDatabase();
-    const { topic } = await freshTopic(2);
-    engine = await startEngineProcess(engineEnv(topic, db.url));
-    base = `http://127.0.0.1:${engine.port()}`;
-  });
-  afterAll(async () => {
-    await engine?.stop('SIGKILL');
-    await db.drop();
-  });
+  const suite = engineSuite({ partitions: 2 });
 
   it('answers path traversal and SQL-looking ids with 4xx, and the queries stay parameterised', async () => {
     for (const path of [
@@ -47,28 +34,31 @@ describe('hostile HTTP', () => {
       '/points/x%3BDROP%20TABLE%20balances',
       '/points/%00',
     ]) {
-      const r = await fetch(`${base}${path}`);
+      const r = await fetch(`${suite.base}${path}`);
       expect(r.status, path).toBe(400);
       expect(await r.text()).not.toContain('root:');
     }
-    const rawTraversal = await raw(engine.port(), 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n');
+    const rawTraversal = await raw(suite.engine.port(), 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(rawTraversal).not.toContain('root:');
     // Ids made only of allowed characters that look like SQL are just unknown users.
-    expect((await fetch(`${base}/points/u--1`)).status).toBe(404);
-    const tables = await db.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'balances'");
+    expect((await fetch(`${suite.base}/points/u--1`)).status).toBe(404);
+    const tables = await suite.db.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'balances'");
     expect(tables.rows[0].n).toBe(1);
   });
 
   it('refuses huge headers without falling over', async () => {
-    const reply = await raw(engine.port(), `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(200_000)}\r\n\r\n`);
+    const reply = await raw(
+      suite.engine.port(),
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(200_000)}\r\n\r\n`,
+    );
     expect(reply.startsWith('HTTP/1.1 200')).toBe(false);
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${suite.base}/healthz`)).status).toBe(200);
   });
 
   it('keeps serving while slow clients trickle their headers', async () => {
     const slow: net.Socket[] = [];
     for (let i = 0; i < 300; i++) {
-      const s = net.connect({ host: '127.0.0.1', port: engine.port() });
+      const s = net.connect({ host: '127.0.0.1', port: suite.engine.port() });
       s.on('error', () => undefined);
       s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
       slow.push(s);
@@ -77,7 +67,7 @@ describe('hostile HTTP', () => {
     try {
       await new Promise((r) => setTimeout(r, 1000));
       const t0 = performance.now();
-      const r = await fetch(`${base}/healthz`);
+      const r = await fetch(`${suite.base}/healthz`);
       expect(r.status).toBe(200);
       expect(performance.now() - t0).toBeLessThan(1000);
     } finally {
@@ -87,12 +77,12 @@ describe('hostile HTTP', () => {
   });
 
   it('holds 10,000 concurrent connections within a memory bound and still answers', async () => {
-    const pid = engine.proc.pid!;
+    const pid = suite.engine.proc.pid!;
     const before = rssMiB(pid);
     const sockets: net.Socket[] = [];
     const open = (): Promise<void> =>
       new Promise((resolve) => {
-        const s = net.connect({ host: '127.0.0.1', port: engine.port() }, () => resolve());
+        const s = net.connect({ host: '127.0.0.1', port: suite.engine.port() }, () => resolve());
         s.on('error', () => resolve());
         sockets.push(s);
       });
@@ -100,14 +90,14 @@ describe('hostile HTTP', () => {
       for (let i = 0; i < 10_000; i += 500) await Promise.all(Array.from({ length: 500 }, open));
       const connected = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
       expect(connected).toBeGreaterThanOrEqual(9_900);
-      const r = await fetch(`${base}/healthz`);
+      const r = await fetch(`${suite.base}/healthz`);
       expect(r.status).toBe(200);
       const grown = rssMiB(pid) - before;
-      console.log(`[hostile] ${connected} connections held; engine RSS +${grown.toFixed(1)} MiB`);
+      console.log(`[hostile] ${connected} connections held; suite.engine RSS +${grown.toFixed(1)} MiB`);
       expect(grown).toBeLessThan(200);
     } finally {
       sockets.forEach((s) => s.destroy());
     }
-    expect(engine.proc.exitCode).toBeNull();
+    expect(suite.engine.proc.exitCode).toBeNull();
   });
 });
