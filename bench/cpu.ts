@@ -61,7 +61,12 @@ export class CpuSampler {
   }
 }
 
-/** CPU seconds each party used while `work` ran (clock ticks are 1/100 s on Linux), and the whole machine's busy time. */
+/** CPU seconds a party used between two `CpuSampler.totals()` (clock ticks are 1/100 s on Linux). */
+export function cpuSecondsBetween(before: Map<Party, number>, after: Map<Party, number>, party: Party): number {
+  return ((after.get(party) ?? 0) - (before.get(party) ?? 0)) / 100;
+}
+
+/** CPU seconds each party used while `work` ran, and the whole machine's busy time. */
 export type CpuSeconds = Record<Party | 'machine', number>;
 
 /** Busy ticks of all cores since boot (/proc/stat: everything but idle and iowait). */
@@ -81,7 +86,7 @@ export async function withCpu<T>(
   try {
     const result = await work();
     const after = sampler.totals();
-    const used = (p: Party): number => ((after.get(p) ?? 0) - (before.get(p) ?? 0)) / 100;
+    const used = (p: Party): number => cpuSecondsBetween(before, after, p);
     const machine = (machineBusyTicks() - busyBefore) / 100;
     return {
       result,

@@ -118,9 +118,7 @@ export class RecentIds {
     if (from === FRESH) return null;
     const lo = utcDay(atMs - windowMs);
     if (from === NONE || from === RECENT_IDS_OFF || lo < from) return 'window';
-    return this.scan(s, hash, lo - from, utcDay(atMs + windowMs) - from, true)
-      ? [from + this.matchLo, from + this.matchHi]
-      : null;
+    return this.matchedDays(s, hash, lo - from, utcDay(atMs + windowMs) - from);
   }
 
   /**
@@ -130,7 +128,13 @@ export class RecentIds {
   daysOf(s: number, hash: number): [number, number] | null {
     const from = this.from[s]!;
     if (from === FRESH || from === NONE || from === RECENT_IDS_OFF) return null;
-    return this.scan(s, hash, 0, MAX_DAY_OFFSET, true) ? [from + this.matchLo, from + this.matchHi] : null;
+    return this.matchedDays(s, hash, 0, MAX_DAY_OFFSET);
+  }
+
+  /** The UTC days [first, last] of the entries with this hash at day offsets [loOff, hiOff], or null: none there. */
+  private matchedDays(s: number, hash: number, loOff: number, hiOff: number): [number, number] | null {
+    const from = this.from[s]!;
+    return this.scan(s, hash, loOff, hiOff, true) ? [from + this.matchLo, from + this.matchHi] : null;
   }
 
   /** Whether an entry with this hash lies at day offsets [loOff, hiOff]; with `all`, their range in matchLo/matchHi. */

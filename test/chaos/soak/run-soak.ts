@@ -17,7 +17,7 @@ import { histogramBuckets, scrape } from '../netns/exposition.js';
 import { soakChartSvg } from './chart.js';
 import { cyclicBlock, weeksAt } from './cyclic-stream.js';
 import { add, increase, type Buckets } from './histogram-window.js';
-import { CpuSampler } from '../../../bench/cpu.js';
+import { CpuSampler, cpuSecondsBetween } from '../../../bench/cpu.js';
 import {
   cpuPerEvent,
   recoveries,
@@ -290,8 +290,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
         const totals = cpu.totals();
         const at = elapsed();
         const seconds = at - cpuFrom.at;
-        const used = (p: 'engine' | 'postgres' | 'kafka' | 'other'): number =>
-          ((totals.get(p) ?? 0) - (cpuFrom.totals.get(p) ?? 0)) / 100 / seconds;
+        const used = (p: keyof CpuMinute['cores']): number => cpuSecondsBetween(cpuFrom.totals, totals, p) / seconds;
         const m: CpuMinute = {
           t: at,
           seconds,
