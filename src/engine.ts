@@ -169,6 +169,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
         ledgerRetentionMs: cfg.LEDGER_RETENTION,
         ledgerFutureMs: cfg.LEDGER_FUTURE_LIMIT,
         expiryBatchLots: cfg.EXPIRY_BATCH_LOTS,
+        recentIdsBusyBytes: cfg.RECENT_IDS_BUSY_MB * 1024 * 1024,
       },
     });
     const actorPool = actors;

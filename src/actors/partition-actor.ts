@@ -33,6 +33,8 @@ export interface ActorLimits {
   ledgerFutureMs: number;
   /** Under a `lifecycle:` block: due lots (whole users) one flush expires in SQL at most (EXPIRY_BATCH_LOTS; default 2000). */
   expiryBatchLots?: number;
+  /** Memory for busy users' recent ids (RECENT_IDS_BUSY_MB, in bytes; default 64 MiB). */
+  recentIdsBusyBytes?: number;
 }
 
 export interface ActorDeps {
@@ -68,7 +70,7 @@ export class PartitionActor {
   /** Event times of the given ids recorded since the last flush (not as duplicates), per eventKey: Postgres does not have them yet. */
   private pendingIds = new Map<string, number[]>();
   /** Each held user's recent event ids: most duplicate checks end here, without the ledger. */
-  private readonly recent = new RecentIds();
+  private readonly recent: RecentIds;
   /** Purchases applied since the last flush, for refunds that follow them before a flush. */
   private pendingPurchases = new Map<string, { amount: number; points: number; eventTimeMs: number }>();
   /** Refund totals per purchase, changed since the last flush (absolute values). */
@@ -97,6 +99,7 @@ export class PartitionActor {
   ) {
     this.committedOffset = startOffset;
     this.nextOffset = startOffset;
+    this.recent = new RecentIds(deps.limits.recentIdsBusyBytes);
   }
 
   get pending(): number {
@@ -114,6 +117,7 @@ export class PartitionActor {
   takeTally(): TaskTally {
     const t = this.tally;
     this.tally = new TaskTally();
+    t.recentIds = { busyBytes: this.recent.memoryOnlyBytes, givenUp: this.recent.takeGivenUp() };
     return t;
   }
 

@@ -45,6 +45,14 @@ export interface ActorResult {
   flush: FlushStats | null;
   /** Under a `lifecycle:` block only. */
   lifecycle?: LifecycleStats;
+  recentIds: RecentIdsStats;
+}
+
+export interface RecentIdsStats {
+  /** Memory held by busy users' summaries (past what a balance row holds), against RECENT_IDS_BUSY_MB. */
+  busyBytes: number;
+  /** Users whose summary was given up since the last task (their duplicate checks now read the ledger), by reason. */
+  givenUp: Record<string, number>;
 }
 
 export interface LifecycleStats {

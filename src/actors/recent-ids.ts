@@ -15,11 +15,10 @@ export const RECENT_IDS_OFF = -2147483647;
 const MAX_STORED = 256;
 /** Entries kept in memory for one user at most; past it its checks go to the ledger. */
 const MAX_IN_MEMORY = 262_144;
-/**
- * Entries of memory-only users one actor keeps at most (about 12 bytes each with their tables: 6 MB);
- * a user who would pass it gives its summary up. Bounds memory when many users are busy at once.
- */
-const MEMORY_ONLY_BUDGET = 500_000;
+/** RECENT_IDS_BUSY_MB's default (src/config/env.ts), in bytes. */
+export const DEFAULT_BUSY_BYTES = 64 * 1024 * 1024;
+/** Why a user's summary was given up (loyalty_recent_ids_given_up_total's reasons). */
+export type GiveUpReason = 'memory_budget' | 'user_limit' | 'window_too_long';
 /**
  * Entries hold the day as an offset of 7 bits (so that they stay positive int32s): summaries whose
  * keep and prune slack pass it (an idempotency_window over 27 days) are not kept.
@@ -57,11 +56,27 @@ export class RecentIds {
   private whole = new Uint8Array(0);
   /** 1 for a user past MAX_STORED: Postgres holds RECENT_IDS_OFF, memory the summary. */
   private memoryOnly = new Uint8Array(0);
-  /** Entries of memory-only users, against MEMORY_ONLY_BUDGET. */
-  memoryOnlyEntries = 0;
+  /** Bytes of memory-only users' lists (entries and tables), against busyBytes. */
+  memoryOnlyBytes = 0;
+  /** Summaries given up since the last takeGivenUp, by reason. */
+  private givenUp: Partial<Record<GiveUpReason, number>> = {};
   /** The day offsets of scan's matches. */
   private matchLo = 0;
   private matchHi = 0;
+
+  /**
+   * @param busyBytes memory for busy users' summaries (past MAX_STORED entries, which Postgres cannot hold): past it
+   * a busy user gives its summary up, and its checks read the ledger's whole window, which costs Postgres far more
+   * than these bytes cost the engine. Bounds memory when many users are busy at once.
+   */
+  constructor(private readonly busyBytes = DEFAULT_BUSY_BYTES) {}
+
+  /** Summaries given up since the last call, by reason (for the main thread's counter). */
+  takeGivenUp(): Partial<Record<GiveUpReason, number>> {
+    const g = this.givenUp;
+    this.givenUp = {};
+    return g;
+  }
 
   /** A user as loaded: its stored summary, none (a new user: it has no rows), or null (a row without one yet). */
   load(s: number, stored: { from: number | null; ids: Buffer } | undefined): void {
@@ -79,7 +94,7 @@ export class RecentIds {
     this.from[s] = stored.from ?? NONE;
     const n = stored.ids.length >> 2;
     if (n > MAX_IN_MEMORY) {
-      this.giveUp(s);
+      this.giveUp(s, 'user_limit');
       return;
     }
     if (n > 0) this.first[s] = stored.ids.readInt32BE(0);
@@ -93,8 +108,8 @@ export class RecentIds {
     // Only a summary read from the ledger can be this large (Postgres keeps at most MAX_STORED entries).
     if (n > MAX_STORED) {
       this.memoryOnly[s] = 1;
-      this.memoryOnlyEntries += n;
-      if (this.memoryOnlyEntries > MEMORY_ONLY_BUDGET) this.giveUp(s);
+      this.memoryOnlyBytes += this.listBytes(s);
+      if (this.memoryOnlyBytes > this.busyBytes) this.giveUp(s, 'memory_budget');
     }
     this.storedCount[s] = Math.min(n, MAX_STORED);
     this.whole[s] = 0;
@@ -175,7 +190,7 @@ export class RecentIds {
     const span = keep + Math.ceil(keep / 2);
     if (span > MAX_DAY_OFFSET) {
       // A window too long for the entries' day offsets: no summary, the ledger answers.
-      this.giveUp(s);
+      this.giveUp(s, 'window_too_long');
       return;
     }
     if (day - from > span) this.prune(s, day - keep);
@@ -184,10 +199,14 @@ export class RecentIds {
       // Too large for the balance row, which the merge rewrites at every flush: Postgres gets RECENT_IDS_OFF.
       this.memoryOnly[s] = 1;
       this.whole[s] = 1;
-      this.memoryOnlyEntries += n;
+      this.memoryOnlyBytes += this.listBytes(s);
     }
-    if (n >= MAX_IN_MEMORY || (this.memoryOnly[s] === 1 && this.memoryOnlyEntries >= MEMORY_ONLY_BUDGET)) {
-      this.giveUp(s);
+    if (n >= MAX_IN_MEMORY) {
+      this.giveUp(s, 'user_limit');
+      return;
+    }
+    if (this.memoryOnly[s] === 1 && this.memoryOnlyBytes >= this.busyBytes) {
+      this.giveUp(s, 'memory_budget');
       return;
     }
     this.push(s, ((day - this.from[s]!) << 24) | hash);
@@ -227,11 +246,12 @@ export class RecentIds {
     this.more = [];
     this.tables = [];
     this.memoryOnly.fill(0);
-    this.memoryOnlyEntries = 0;
+    this.memoryOnlyBytes = 0;
   }
 
   /** From now on, and in Postgres, this user's checks go to the ledger. */
-  private giveUp(s: number): void {
+  private giveUp(s: number, reason: GiveUpReason): void {
+    this.givenUp[reason] = (this.givenUp[reason] ?? 0) + 1;
     this.release(s);
     this.from[s] = RECENT_IDS_OFF;
     this.count[s] = 0;
@@ -239,9 +259,9 @@ export class RecentIds {
     this.whole[s] = 1;
   }
 
-  /** A memory-only user's entries leave the budget (they are about to be dropped or re-added). */
+  /** A memory-only user's lists leave the budget (they are about to be dropped or re-added). */
   private release(s: number): void {
-    if (this.memoryOnly[s] === 1) this.memoryOnlyEntries -= this.count[s]!;
+    if (this.memoryOnly[s] === 1) this.memoryOnlyBytes -= this.listBytes(s);
     this.memoryOnly[s] = 0;
   }
 
@@ -251,11 +271,18 @@ export class RecentIds {
     if (this.tables[s] !== undefined) this.tables[s] = undefined;
   }
 
+  /** The bytes of a user's lists: the entries past its first (with room to grow) and its table. */
+  private listBytes(s: number): number {
+    return ((this.more[s]?.length ?? 0) + (this.tables[s]?.length ?? 0)) * 4;
+  }
+
   private entryAt(s: number, i: number): number {
     return i === 0 ? this.first[s]! : this.more[s]![i - 1]!;
   }
 
   private push(s: number, e: number): void {
+    const busy = this.memoryOnly[s] === 1;
+    const before = busy ? this.listBytes(s) : 0;
     const n = this.count[s]!;
     if (n === 0) this.first[s] = e;
     else {
@@ -268,10 +295,10 @@ export class RecentIds {
       more[n - 1] = e;
     }
     this.count[s] = n + 1;
-    if (this.memoryOnly[s] === 1) this.memoryOnlyEntries++;
     const table = this.tables[s];
     if (table !== undefined && (n + 1) * 2 <= table.length) insert(table, e);
     else if (n + 1 > TABLE_FROM) this.buildTable(s);
+    if (busy) this.memoryOnlyBytes += this.listBytes(s) - before;
   }
 
   /** A table at most half full, of every entry. */
@@ -305,7 +332,7 @@ export class RecentIds {
     for (const e of kept) this.push(s, e);
     if (memoryOnly === 1 && kept.length >= MAX_STORED) {
       this.memoryOnly[s] = 1;
-      this.memoryOnlyEntries += kept.length;
+      this.memoryOnlyBytes += this.listBytes(s);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { FlushStats } from './protocol.js';
+import type { FlushStats, RecentIdsStats } from './protocol.js';
 
 /** Events by type, then outcome: what one task applied, for the main thread's metrics. */
 export type EventCounts = Record<string, Record<string, number>>;
@@ -13,6 +13,8 @@ export class TaskTally {
   /** Points lifecycle: points expired (ledger `expire` rows written) and released (became spendable), committed by this task's flush. */
   expiredPoints = 0;
   releasedPoints = 0;
+  /** The recent-ids summary as the task leaves it (set by the actor when it hands the tally over). */
+  recentIds: RecentIdsStats = { busyBytes: 0, givenUp: {} };
 
   event(type: string, outcome: string): void {
     const byOutcome = (this.events[type] ??= {});

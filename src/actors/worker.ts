@@ -52,6 +52,7 @@ function result(actor: PartitionActor | undefined, status: ActorResult['status']
     events: tally?.events ?? {},
     deadLetters: tally?.deadLetters ?? {},
     flush: tally?.flush ?? null,
+    recentIds: tally?.recentIds ?? { busyBytes: 0, givenUp: {} },
     ...(actor?.lifecycle != null &&
       tally !== undefined && {
         lifecycle: { ...actor.lifecycle, expiredPoints: tally.expiredPoints, releasedPoints: tally.releasedPoints },

@@ -71,6 +71,13 @@ const schema = z.object({
    * that share of a flush well under FLUSH_MAX_AGE_MS; a backlog takes further flushes, one after another.
    */
   EXPIRY_BATCH_LOTS: int(1, 100_000_000).default(2_000),
+  /**
+   * Memory (MiB) each partition actor gives to busy users' recent event ids: those with more ids in the idempotency
+   * window than a balance row holds (256). Past it a busy user's duplicate checks read the ledger's whole window
+   * (loyalty_recent_ids_given_up_total{reason="memory_budget"}), which costs Postgres far more CPU than the memory
+   * saves. About 12-20 bytes an id; loyalty_recent_ids_busy_bytes shows what is used.
+   */
+  RECENT_IDS_BUSY_MB: int(0, 65_536).default(64),
   /** Under a `lifecycle:` block, a clock tick is written into each owned partition this often (wall time); 0 = never. */
   CLOCK_TICK_MS: int(0, 86_400_000)
     .refine((v) => v === 0 || v >= 100, 'must be 0 (no ticks) or at least 100 (ms)')

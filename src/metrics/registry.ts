@@ -109,6 +109,18 @@ export function createMetrics(): EngineMetrics {
       labelNames: ['partition'],
       registers: [registry],
     }),
+    recentIdsBusyBytes: new client.Gauge({
+      name: 'loyalty_recent_ids_busy_bytes',
+      help: "Memory held by busy users' recent event ids (more than a balance row holds), per partition this engine owns; bounded by RECENT_IDS_BUSY_MB",
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
+    recentIdsGivenUp: new client.Counter({
+      name: 'loyalty_recent_ids_given_up_total',
+      help: "Users whose recent-ids summary was given up, so that their duplicate checks read the ledger's whole window: memory_budget (RECENT_IDS_BUSY_MB reached), user_limit (262,144 ids in one window), window_too_long (an idempotency window over 27 days)",
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     partitionClocks,
     clockLag: new client.Gauge({
       name: 'loyalty_partition_clock_lag_seconds',
@@ -144,6 +156,8 @@ export type EngineMetrics = {
   pointsExpired: client.Counter;
   pointsReleased: client.Counter;
   openLots: client.Gauge<'partition'>;
+  recentIdsBusyBytes: client.Gauge<'partition'>;
+  recentIdsGivenUp: client.Counter<'reason'>;
   partitionClocks: Map<string, number>;
   clockLag: client.Gauge<'partition'>;
 };

@@ -19,12 +19,14 @@ export function recordResult(
     metrics.flushDuration.observe(r.flush.seconds);
     metrics.flushBatch.observe(r.flush.events);
   }
+  for (const [reason, n] of Object.entries(r.recentIds.givenUp)) metrics.recentIdsGivenUp.inc({ reason }, n);
   const lc = r.lifecycle;
   if (lc !== undefined) {
     metrics.pointsExpired.inc(lc.expiredPoints);
     metrics.pointsReleased.inc(lc.releasedPoints);
   }
   // Gauges only for a partition still owned (a closing one's are removed).
+  if (partition !== undefined) metrics.recentIdsBusyBytes.set({ partition: String(partition) }, r.recentIds.busyBytes);
   if (lc !== undefined && partition !== undefined) {
     metrics.openLots.set({ partition: String(partition) }, lc.openLots);
     if (lc.clock !== null) metrics.partitionClocks.set(String(partition), lc.clock);

@@ -13,7 +13,7 @@ import { engineEnv, type EngineProcess } from '../../integration/support/engine-
 import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';
 import { freshDatabase, stackEnv, uniqueName, waitFor } from '../../integration/support/stack.js';
 import { launchEngine } from '../netns/engine-launch.js';
-import { histogramBuckets, scrape } from '../netns/exposition.js';
+import { histogramBuckets, metricSum, scrape } from '../netns/exposition.js';
 import { soakChartSvg } from './chart.js';
 import { cyclicBlock, weeksAt } from './cyclic-stream.js';
 import { add, increase, type Buckets } from './histogram-window.js';
@@ -259,9 +259,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     void (async () => {
       const [inTopic, committed] = await Promise.all([held(), committedEvents(db.pool, t.topic)]);
       let flush: Buckets | undefined;
+      let busyBytes = 0;
+      let givenUp = 0;
       for (const e of engines) {
         const text = await scrape(`http://127.0.0.1:${e.port()}`, 900);
         if (text === undefined) continue;
+        busyBytes += metricSum(text, 'loyalty_recent_ids_busy_bytes');
+        givenUp += metricSum(text, 'loyalty_recent_ids_given_up_total');
         const cur = histogramBuckets(text, 'loyalty_flush_duration_seconds');
         flush = add(flush, increase(previous.get(e), cur));
         previous.set(e, cur);
@@ -270,7 +274,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
       samples.push({ ...sample, flush: flush ?? [] });
       if (samples.length % 30 === 0)
         o.log(
-          `soak: ${(sample.t / 60).toFixed(1)} min, ${inTopic} produced (${Math.round(inTopic / sample.t)} events/s), ${committed} committed, lag ${sample.lag}, RSS ${sample.rssMiB.toFixed(0)} MiB`,
+          `soak: ${(sample.t / 60).toFixed(1)} min, ${inTopic} produced (${Math.round(inTopic / sample.t)} events/s), ${committed} committed, lag ${sample.lag}, RSS ${sample.rssMiB.toFixed(0)} MiB, busy users' recent ids ${(busyBytes / 1048576).toFixed(0)} MiB (${givenUp} given up since each engine's start)`,
         );
     })()
       .catch(() => undefined)
@@ -356,8 +360,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   const rssChange = relativeChange(w2.rssMiB, wLast.rssMiB);
   const cpu2 = cpuPerEvent(cpuMinutes, u, 2 * u);
   const cpuLast = cpuPerEvent(cpuMinutes, total - u, total);
-  const us = (c: CpuMinute['cores']): string =>
-    `engine ${c.engine.toFixed(1)}, postgres ${c.postgres.toFixed(1)}, kafka ${c.kafka.toFixed(1)}, other ${c.other.toFixed(1)}`;
+  const us = (c: CpuMinute['cores'] | null): string =>
+    c === null
+      ? 'not sampled (no whole minute inside)'
+      : `engine ${c.engine.toFixed(1)}, postgres ${c.postgres.toFixed(1)}, kafka ${c.kafka.toFixed(1)}, other ${c.other.toFixed(1)}`;
   const p99Change = relativeChange(w2.flushP99Ms, wLast.flushP99Ms);
   const checks: [string, boolean][] = [
     // A load the producer could not keep would test less than the verdict claims.

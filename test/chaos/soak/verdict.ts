@@ -21,8 +21,10 @@ export interface CpuMinute {
 }
 
 /** CPU microseconds per committed event of each party over the minutes ending inside [from, to). */
-export function cpuPerEvent(minutes: readonly CpuMinute[], from: number, to: number): CpuMinute['cores'] {
+export function cpuPerEvent(minutes: readonly CpuMinute[], from: number, to: number): CpuMinute['cores'] | null {
   const inside = minutes.filter((m) => m.t > from && m.t <= to);
+  // A window that holds no sampled minute (a run of a few minutes) has no figure, not a zero one.
+  if (inside.length === 0) return null;
   const events = inside.reduce((a, m) => a + m.committed, 0);
   const per = (k: keyof CpuMinute['cores']): number =>
     (inside.reduce((a, m) => a + m.cores[k] * m.seconds, 0) * 1e6) / Math.max(1, events);

@@ -174,18 +174,48 @@ describe('RecentIds', () => {
     expect(asks(r, 0, 300, at(20_008), W)).toBe(false);
   });
 
-  it('bounds the entries of memory-only users per actor: past the budget a user gives its summary up', () => {
-    const r = new RecentIds();
+  /** The lists of one user with 300 entries: a 1024-slot table (4 KB) and the entries past the first, with room. */
+  const ONE_BUSY_USER_BYTES = 4096 + 4 * 299;
+
+  it('bounds the memory of busy users per actor: past the budget a user gives its summary up, counted', () => {
+    const budget = 4 * 1024 * 1024;
+    const r = new RecentIds(budget);
     let off = 0;
     for (let u = 0; u < 2_000; u++) {
       r.load(u, undefined);
       for (let i = 0; i < 300; i++) r.add(u, i, at(20_000), W);
       if (r.from[u] === RECENT_IDS_OFF) off++;
     }
-    expect(r.memoryOnlyEntries).toBeLessThanOrEqual(500_000);
-    expect(off).toBeGreaterThan(300);
+    // Every kept busy user's lists are counted: 299 entries and their room to grow, and a 1024-slot table.
+    expect(r.memoryOnlyBytes).toBe((2_000 - off) * ONE_BUSY_USER_BYTES);
+    expect(r.memoryOnlyBytes).toBeLessThanOrEqual(budget);
+    expect(off).toBeGreaterThan(1_000);
+    expect(r.takeGivenUp()).toEqual({ memory_budget: off });
+    expect(r.takeGivenUp()).toEqual({});
     expect(asks(r, 1_999, 5, at(20_000), W)).toBe(true);
     for (let u = 0; u < 2_000; u++) r.forget(u);
-    expect(r.memoryOnlyEntries).toBe(0);
+    expect(r.memoryOnlyBytes).toBe(0);
+  });
+
+  it('keeps 5,000 busy users of 300 ids each (1.5M ids) under the default budget', () => {
+    // The soak's stream (200,000 users, zipf 0.5) has thousands of such users per partition; the 500,000-entry
+    // budget this replaced gave most of them up, and their checks read the ledger's whole window.
+    const r = new RecentIds();
+    for (let u = 0; u < 5_000; u++) {
+      r.load(u, undefined);
+      for (let i = 0; i < 300; i++) r.add(u, i, at(20_000), W);
+    }
+    expect(r.takeGivenUp()).toEqual({});
+    expect(r.memoryOnlyBytes).toBe(5_000 * ONE_BUSY_USER_BYTES);
+    expect(asks(r, 4_999, 5, at(20_000), W)).toBe(true);
+    expect(asks(r, 4_999, 301, at(20_000), W)).toBe(false);
+  });
+
+  it('counts the other reasons to give a summary up', () => {
+    const r = new RecentIds();
+    r.load(0, undefined);
+    r.add(0, 1, at(20_000), 28 * DAY);
+    r.load(1, { from: 20_000, ids: Buffer.alloc(4 * 262_145) });
+    expect(r.takeGivenUp()).toEqual({ window_too_long: 1, user_limit: 1 });
   });
 });

@@ -4,7 +4,7 @@ import type { SimulatedMessage } from '../../../tools/simulator/generator.js';
 import { cyclicBlock, weeksAt, WEEK_MS } from '../../chaos/soak/cyclic-stream.js';
 import { add, increase, quantile, type Buckets } from '../../chaos/soak/histogram-window.js';
 import { faultPlan } from '../../chaos/soak/run-soak.js';
-import { recoveries, windowFigures, type SoakSample } from '../../chaos/soak/verdict.js';
+import { cpuPerEvent, recoveries, windowFigures, type CpuMinute, type SoakSample } from '../../chaos/soak/verdict.js';
 
 const bytes = (text: string | null): Buffer | null => (text === null ? null : Buffer.from(text));
 
@@ -154,5 +154,25 @@ describe('soak measures', () => {
     expect(plan.filter((f) => f.kind === 'kill').map((f) => f.t)).toEqual([300, 600, 900, 1200, 1500]);
     expect(plan.filter((f) => f.kind === 'join').map((f) => f.t)).toEqual([450, 1050, 1650]);
     expect(plan.filter((f) => f.kind === 'leave').map((f) => f.t)).toEqual([525, 1125, 1725]);
+  });
+});
+
+describe('cpuPerEvent', () => {
+  const minute = (t: number, engine: number, committed: number): CpuMinute => ({
+    t,
+    seconds: 60,
+    committed,
+    cores: { engine, postgres: engine / 2, kafka: 0, other: 0 },
+  });
+
+  it("weighs each minute's cores by its seconds, over the window's committed events", () => {
+    const c = cpuPerEvent([minute(60, 1, 600_000), minute(120, 0.5, 600_000), minute(180, 2, 1)], 30, 150);
+    // (1 x 60 + 0.5 x 60) CPU seconds over 1.2M events: 75 µs each.
+    expect(c?.engine).toBeCloseTo(75, 6);
+    expect(c?.postgres).toBeCloseTo(37.5, 6);
+  });
+
+  it('has no figure for a window without a sampled minute, rather than a zero', () => {
+    expect(cpuPerEvent([minute(60, 1, 600_000)], 70, 110)).toBeNull();
   });
 });

@@ -126,6 +126,7 @@ export function actorResult(r: Partial<ActorResult> = {}): ActorResult {
     events: {},
     deadLetters: {},
     flush: null,
+    recentIds: { busyBytes: 0, givenUp: {} },
     ...r,
   };
 }

@@ -36,3 +36,17 @@ describe('recordResult: the lifecycle metrics', () => {
     expect(text).not.toMatch(/loyalty_partition_clock_lag_seconds\{/);
   });
 });
+
+describe('recordResult: the recent-ids metrics', () => {
+  it("counts summaries given up by reason, and keeps each owned partition's busy bytes", async () => {
+    const m = createMetrics();
+    recordResult(m, actorResult({ recentIds: { busyBytes: 5_000, givenUp: { memory_budget: 2 } } }), 4);
+    recordResult(m, actorResult({ recentIds: { busyBytes: 7_000, givenUp: { memory_budget: 1, user_limit: 1 } } }), 4);
+    recordResult(m, actorResult({ recentIds: { busyBytes: 9_000, givenUp: {} } })); // a closing partition
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^loyalty_recent_ids_given_up_total\{reason="memory_budget"\} 3$/m);
+    expect(text).toMatch(/^loyalty_recent_ids_given_up_total\{reason="user_limit"\} 1$/m);
+    expect(text).toMatch(/^loyalty_recent_ids_busy_bytes\{partition="4"\} 7000$/m);
+    expect(text).not.toMatch(/loyalty_recent_ids_busy_bytes\{partition="undefined"/);
+  });
+});
