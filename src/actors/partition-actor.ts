@@ -14,7 +14,7 @@ import { flushToPostgres, type FlushBatch, type FlushOutcome, type LifecycleFlus
 import { readLifecyclePosition, readStoredOffset } from '../store/offsets.js';
 import { loadUsers, type StoredUser } from '../store/users.js';
 import { readRecentIds } from '../store/recent-ids-sql.js';
-import { idHash, keepDays, MAX_DAY_OFFSET, RECENT_IDS_OFF, RecentIds } from './recent-ids.js';
+import { idHash, MAX_DAY_OFFSET, RECENT_IDS_OFF, RecentIds } from './recent-ids.js';
 import { applyToLots } from '../lifecycle/event-lots.js';
 import type { ExpiryRows } from '../lifecycle/expiry-rows.js';
 import { countLots, EXPIRE_EVENT_ID, hasDueLots, LotChanges, loadLots } from '../lifecycle/lot-sql.js';
@@ -389,9 +389,12 @@ export class PartitionActor {
   /**
    * Summaries read from the ledger for users whose balance row has none: written before sql/007, or too busy
    * to keep theirs there (RECENT_IDS_OFF, kept in memory only by their last owner). Without this a new owner
-   * (after a restart or a rebalance) sent every check of a busy user to the ledger. They start `keep` days
-   * before the batch's earliest event (or today, if earlier), so that a late event's window is covered too;
-   * as far back as entries' 7-bit day offsets reach rows written up to LEDGER_FUTURE_LIMIT ahead.
+   * (after a restart or a rebalance) sent every check of a busy user to the ledger. They start one window and a
+   * day before the batch's earliest event (or today, if earlier), so that its checks are covered; an event
+   * older than that asks the ledger, as the summary's start says. Not `keepDays` (three windows) back, as a
+   * summary built event by event keeps: a new owner reads this for every busy user it loads (in the soak, half of
+   * all rows are theirs), so the read is kept to the days its checks need. As far back as entries' 7-bit day
+   * offsets reach rows written up to LEDGER_FUTURE_LIMIT ahead.
    */
   private async buildRecentIds(
     stored: Map<string, StoredUser>,
@@ -402,10 +405,10 @@ export class PartitionActor {
       .map(([id]) => id);
     const out = new Map<string, { from: number; ids: Buffer }>();
     if (without.length === 0) return out;
-    const keep = keepDays(this.deps.rules().idempotencyWindowMs);
+    const back = Math.ceil(this.deps.rules().idempotencyWindowMs / DAY_MS) + 1;
     const today = utcDay(Date.now());
     const latest = today + Math.ceil(this.deps.limits.ledgerFutureMs / DAY_MS) + 1;
-    const from = Math.max(Math.min(today, utcDay(earliestMs)) - keep, latest - MAX_DAY_OFFSET);
+    const from = Math.max(Math.min(today, utcDay(earliestMs)) - back, latest - MAX_DAY_OFFSET);
     const read = await this.retrying('read recent ids', () => readRecentIds(this.deps.pool, without, from));
     for (const id of without) out.set(id, { from, ids: read.get(id) ?? Buffer.alloc(0) });
     return out;

@@ -163,6 +163,33 @@ describe('recent ids in the balance rows (sql/007)', () => {
     expect(await ledgerStatuses()).toEqual(expected);
   });
 
+  it('builds a summary from the ledger from one window and a day before the batch, and still catches older repeats', async () => {
+    // Rows over days 30-59, then the user's summary taken away (as before sql/007): the next owner reads it from the ledger.
+    const rows: Ev[] = Array.from({ length: 60 }, (_, i) => ({
+      user: 'rebuilt',
+      id: `r-${i}`,
+      at: BASE + 30 * DAY + i * (DAY / 2),
+    }));
+    await run(db.pool, rows);
+    await db.pool.query("UPDATE balances SET recent_from = NULL, recent_ids = ''::bytea WHERE user_id = 'rebuilt'");
+    const at = BASE + 59 * DAY;
+    // First batch (day 59): a repeat of r-58, inside the rebuilt summary, then new ids. Second batch: a repeat
+    // of r-30 (day 45) at day 51, whose window reaches before the summary's start (day 51): the ledger answers.
+    const fresh: Ev[] = Array.from({ length: 99 }, (_, i) => ({ user: 'rebuilt', id: `f-${i}`, at }));
+    await run(db.pool, [
+      { user: 'rebuilt', id: 'r-58', at },
+      ...fresh,
+      { user: 'rebuilt', id: 'r-30', at: BASE + 51 * DAY },
+    ]);
+    const row = await db.pool.query<{ recent_from: number }>(
+      "SELECT recent_from FROM balances WHERE user_id = 'rebuilt'",
+    );
+    expect(row.rows[0]!.recent_from).toBe(Math.floor(at / DAY) - 8);
+    expect(expected.slice(-101, -99)).toEqual(['duplicate', 'applied']);
+    expect(expected.at(-1)).toBe('duplicate');
+    expect(await ledgerStatuses()).toEqual(expected);
+  });
+
   it('builds no further back than its day offsets reach, whatever the batch holds', async () => {
     // A batch with a 200-day-old event: a summary starting before it could not place today's rows (7-bit offsets).
     const today = Math.floor(Date.now() / DAY) * DAY;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ChaosRow } from '../chaos-row.js';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createAdmin, topicMessageCount } from '../../../src/kafka/admin.js';
 import { generateMessages, type GeneratorOptions, type SimulatedMessage } from '../../../tools/simulator/generator.js';
@@ -185,6 +186,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
   const t = await soakTopic(brokers, 12);
   const env = engineEnv(t.topic, db.url, { KAFKA_BROKERS: brokers });
   const engines = new Set<EngineProcess>();
+  // Each engine's last log lines, written when it exits: what a slow recovery did is read there.
+  const logDir = path.join(os.tmpdir(), `${t.topic}-engines`);
+  mkdirSync(logDir, { recursive: true });
+  let launched = 0;
   // The engine killed and restarted is a static group member, as a production deployment restarted in place would
   // be (a StatefulSet pod): back within the session timeout, it gets its partitions without a rebalance. The
   // second engine joins and leaves as a dynamic member, like one scaled out and in.
@@ -194,7 +199,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
       env: role === 'primary' ? { ...env, KAFKA_GROUP_INSTANCE_ID: `${t.topic}-primary` } : env,
     });
     engines.add(e);
-    void e.exited.then(() => engines.delete(e));
+    const logFile = path.join(logDir, `${++launched}-${role}.log`);
+    void e.exited.then(() => {
+      engines.delete(e);
+      writeFileSync(logFile, `${e.logs.join('\n')}\n`);
+    });
     return e;
   };
   // Ctrl-C or a timeout: end the engines and drop the soak's database and topic before leaving.
@@ -421,6 +430,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
     `cpu µs per committed event, minutes ${(u / 60).toFixed(1)}-${((2 * u) / 60).toFixed(1)}: ${us(cpu2)}; last ${(u / 60).toFixed(1)} min: ${us(cpuLast)}`,
     ...(wal === '' ? [] : [`postgres: ${wal}`]),
     `chart: ${path.relative(ROOT_DIR, svg)}`,
+    `engine logs: ${logDir}`,
   ];
   return { passed: checks.every(([, ok]) => ok), events, lost, wrong, summary };
 }
