@@ -474,6 +474,7 @@ export class EngineConsumer {
     this.metrics.queueDepth.remove({ partition: String(h.partition) });
     this.metrics.openLots.remove({ partition: String(h.partition) });
     this.metrics.recentIdsBusyBytes.remove({ partition: String(h.partition) });
+    this.still.delete(h.partition);
     this.metrics.partitionClocks.delete(String(h.partition));
     this.metrics.consumerLag.remove({ topic: this.s.topic, partition: String(h.partition) });
   }

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineConsumer, type EngineConsumerSettings } from '../../../../src/kafka/consumer/engine-consumer.js';
 import { createMetrics } from '../../../../src/metrics/registry.js';
-import { FakeActors, FakeClient, until } from './fake-kafka.js';
+import { FakeActors, FakeClient, tick, until } from './fake-kafka.js';
 
 const T = 'events';
 const settings = (o: Partial<EngineConsumerSettings> = {}): EngineConsumerSettings => ({
@@ -29,17 +29,18 @@ afterEach(async () => {
 
 async function started(
   o: Partial<EngineConsumerSettings> = {},
-): Promise<{ c: EngineConsumer; kafka: FakeClient; actors: FakeActors }> {
+): Promise<{ c: EngineConsumer; kafka: FakeClient; actors: FakeActors; metrics: ReturnType<typeof createMetrics> }> {
   const kafka = new FakeClient();
   const actors = new FakeActors();
-  const c = new EngineConsumer(settings(o), actors, createMetrics(), pino({ level: 'silent' }), (_s, onRebalance) => {
+  const metrics = createMetrics();
+  const c = new EngineConsumer(settings(o), actors, metrics, pino({ level: 'silent' }), (_s, onRebalance) => {
     kafka.onRebalance = onRebalance;
     return kafka;
   });
   consumer = c;
   actorsInUse = actors;
   await c.start();
-  return { c, kafka, actors };
+  return { c, kafka, actors, metrics };
 }
 
 /** Assigns partitions and opens their actors at the given stored offsets. */
@@ -130,6 +131,26 @@ describe('EngineConsumer with a fake Kafka client and fake actors', () => {
     await until('unassigned', () => kafka.ops('unassign').length === 1);
     expect(c.handle(0)).toBeUndefined();
     expect(actors.tasks.filter((t) => t.task.op === 'process')).toHaveLength(1);
+  });
+
+  it("a revoked partition's gauges go with it", async () => {
+    const { kafka, actors, metrics } = await started();
+    await assign(kafka, actors, { 0: 0, 1: 0 });
+    kafka.deliver(T, 0, [0, 1]);
+    await until('process', () => actors.open().some((t) => t.task.op === 'process'));
+    actors.answer(actors.open()[0]!, { nextOffset: 2, recentIds: { busyBytes: 4096, givenUp: {} } });
+    await tick(20);
+    expect(await metrics.registry.metrics()).toMatch(/loyalty_recent_ids_busy_bytes\{partition="0"\} 4096/);
+    kafka.onRebalance('revoke', [{ topic: T, partition: 0 }]);
+    await until('close', () => actors.open().some((t) => t.task.op === 'close'));
+    actors.answer(
+      actors.open().find((t) => t.task.op === 'close')!,
+      {},
+    );
+    await until('unassigned', () => kafka.ops('unassign').length === 1);
+    const text = await metrics.registry.metrics();
+    expect(text).not.toMatch(/loyalty_recent_ids_busy_bytes\{partition="0"\}/);
+    expect(text).not.toMatch(/loyalty_actor_queue_depth\{partition="0"\}/);
   });
 
   it('a fenced actor is reopened with a new epoch at the offset Postgres holds, and older messages are dropped', async () => {
