@@ -1,9 +1,23 @@
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
-import { PRODUCTION_SETTINGS, tunedPostgres } from '../../tools/stack/postgres-server.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  PRODUCTION_SETTINGS,
+  stopTunedPostgres,
+  tunedPostgres,
+  tunedPostgresRunning,
+} from '../../tools/stack/postgres-server.js';
 
 /** The soak's Postgres (README, "Postgres settings"): the settings it reports are the ones the server runs with. */
 describe('the tuned private cluster', () => {
+  // Left as found: a run of the tests does not leave a 4 GB server behind, nor stop a soak's.
+  let wasRunning = false;
+  beforeAll(() => {
+    wasRunning = tunedPostgresRunning(process.env);
+  });
+  afterAll(() => {
+    if (!wasRunning) stopTunedPostgres(process.env, () => undefined);
+  });
+
   it('runs with every production setting, and is reused, not restarted, when it already does', async () => {
     const url = await tunedPostgres(process.env, () => undefined);
     const read = async (): Promise<{ settings: Record<string, string>; started: string }> => {
@@ -31,5 +45,6 @@ describe('the tuned private cluster', () => {
     });
     expect(await tunedPostgres(process.env, () => undefined)).toBe(url);
     expect((await read()).started).toBe(first.started);
+    expect(tunedPostgresRunning(process.env)).toBe(true);
   }, 120_000);
 });

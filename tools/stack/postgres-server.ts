@@ -190,17 +190,28 @@ export async function tunedPostgres(env: NodeJS.ProcessEnv, log: (line: string) 
   return startCluster(tunedCluster(env), log);
 }
 
+const clusterRunning = (spec: ClusterSpec): boolean => existsSync(path.join(spec.dir, 'data', 'postmaster.pid'));
+
+function stopCluster(spec: ClusterSpec, log: (line: string) => void): void {
+  const bin = findPgBin();
+  if (bin === null || !clusterRunning(spec)) return;
+  const r = runPg(path.join(bin, 'pg_ctl'), ['-D', path.join(spec.dir, 'data'), '-m', 'fast', '-w', 'stop']);
+  const name = path.relative(process.cwd(), spec.dir);
+  log(r.ok ? `postgres: ${name} stopped` : `postgres: pg_ctl stop (${name}) said: ${r.output}`);
+}
+
+/** Whether the tuned cluster runs (a test that starts it stops it again only if it did not). */
+export const tunedPostgresRunning = (env: NodeJS.ProcessEnv): boolean => clusterRunning(tunedCluster(env));
+
+/** Stops the tuned cluster, if it runs (4 GB of shared buffers: not to be left behind by a test run). */
+export function stopTunedPostgres(env: NodeJS.ProcessEnv, log: (line: string) => void): void {
+  stopCluster(tunedCluster(env), log);
+}
+
 /** Stops the stack's private clusters that are running. */
 export async function stopPrivateCluster(log: (line: string) => void): Promise<void> {
-  const bin = findPgBin();
-  if (bin === null) return;
-  for (const spec of [privateCluster(process.env), tunedCluster(process.env)]) {
-    const data = path.join(spec.dir, 'data');
-    if (!existsSync(path.join(data, 'postmaster.pid'))) continue;
-    const r = runPg(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
-    const name = path.relative(process.cwd(), spec.dir);
-    log(r.ok ? `postgres: ${name} stopped` : `postgres: pg_ctl stop (${name}) said: ${r.output}`);
-  }
+  for (const spec of [privateCluster(process.env), tunedCluster(process.env)]) stopCluster(spec, log);
+  return Promise.resolve();
 }
 
 /**
