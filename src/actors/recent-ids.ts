@@ -18,7 +18,8 @@ const MAX_IN_MEMORY = 262_144;
 /** RECENT_IDS_BUSY_MB's default (src/config/env.ts), in bytes. */
 export const DEFAULT_BUSY_BYTES = 64 * 1024 * 1024;
 /** Why a user's summary was given up (loyalty_recent_ids_given_up_total's reasons). */
-export type GiveUpReason = 'memory_budget' | 'user_limit' | 'window_too_long';
+export const GIVE_UP_REASONS = ['memory_budget', 'user_limit', 'window_too_long'] as const;
+export type GiveUpReason = (typeof GIVE_UP_REASONS)[number];
 /**
  * Entries hold the day as an offset of 7 bits (so that they stay positive int32s): summaries whose
  * keep and prune slack pass it (an idempotency_window over 27 days) are not kept.

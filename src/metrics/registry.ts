@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { GIVE_UP_REASONS } from '../actors/recent-ids.js';
 
 /**
  * Every metric the engine exposes, in one registry. Names carry the `loyalty_` prefix and
@@ -134,6 +135,8 @@ export function createMetrics(): EngineMetrics {
       },
     }),
   };
+  // Every reason's series from the start: a first burst of give-ups must show as an increase, not as a new series.
+  for (const reason of GIVE_UP_REASONS) m.recentIdsGivenUp.inc({ reason }, 0);
   return m;
 }
 

@@ -18,8 +18,8 @@ interface Ev {
   at: number;
 }
 
-/** A pool whose duplicate lookups in the ledger are counted (the key-hash form of store/event-facts.ts). */
-function countingPool(pool: pg.Pool): { pool: pg.Pool; lookups: () => number } {
+/** A pool whose duplicate lookups in the ledger are counted (the key-hash form of store/event-facts.ts), or the statements holding `marker`. */
+function countingPool(pool: pg.Pool, marker = 'hashtextextended'): { pool: pg.Pool; lookups: () => number } {
   let n = 0;
   const proxy = new Proxy(pool, {
     get(target, prop) {
@@ -27,7 +27,7 @@ function countingPool(pool: pg.Pool): { pool: pg.Pool; lookups: () => number } {
         return (...args: unknown[]) => {
           const first = args[0] as string | { text?: string };
           const text = typeof first === 'string' ? first : (first.text ?? '');
-          if (text.includes('hashtextextended')) n++;
+          if (text.includes(marker)) n++;
           return (target.query as (...a: unknown[]) => unknown)(...args);
         };
       const v: unknown = Reflect.get(target, prop);
@@ -164,27 +164,32 @@ describe('recent ids in the balance rows (sql/007)', () => {
   });
 
   it('builds a summary from the ledger from one window and a day before the batch, and still catches older repeats', async () => {
-    // Rows over days 30-59, then the user's summary taken away (as before sql/007): the next owner reads it from the ledger.
+    // Days from today (a fixed date would fall behind the summaries' 7-bit reach): rows over days 30-59 of a base 60
+    // days ago, then the user's summary taken away (as before sql/007): the next owner reads it from the ledger.
+    const base = Math.floor(Date.now() / DAY) * DAY - 60 * DAY;
     const rows: Ev[] = Array.from({ length: 60 }, (_, i) => ({
       user: 'rebuilt',
       id: `r-${i}`,
-      at: BASE + 30 * DAY + i * (DAY / 2),
+      at: base + 30 * DAY + i * (DAY / 2),
     }));
     await run(db.pool, rows);
     await db.pool.query("UPDATE balances SET recent_from = NULL, recent_ids = ''::bytea WHERE user_id = 'rebuilt'");
-    const at = BASE + 59 * DAY;
+    const at = base + 59 * DAY;
     // First batch (day 59): a repeat of r-58, inside the rebuilt summary, then new ids. Second batch: a repeat
-    // of r-30 (day 45) at day 51, whose window reaches before the summary's start (day 51): the ledger answers.
+    // of r-30 (day 45) at day 51, whose window reaches before the summary's start (day 51): the ledger answers,
+    // over the whole window (a summary from three windows back would have placed it on day 45).
     const fresh: Ev[] = Array.from({ length: 99 }, (_, i) => ({ user: 'rebuilt', id: `f-${i}`, at }));
-    await run(db.pool, [
+    const counted = countingPool(db.pool, '/* duplicate ids */');
+    await run(counted.pool, [
       { user: 'rebuilt', id: 'r-58', at },
       ...fresh,
-      { user: 'rebuilt', id: 'r-30', at: BASE + 51 * DAY },
+      { user: 'rebuilt', id: 'r-30', at: base + 51 * DAY },
     ]);
     const row = await db.pool.query<{ recent_from: number }>(
       "SELECT recent_from FROM balances WHERE user_id = 'rebuilt'",
     );
     expect(row.rows[0]!.recent_from).toBe(Math.floor(at / DAY) - 8);
+    expect(counted.lookups()).toBe(1);
     expect(expected.slice(-101, -99)).toEqual(['duplicate', 'applied']);
     expect(expected.at(-1)).toBe('duplicate');
     expect(await ledgerStatuses()).toEqual(expected);

@@ -211,6 +211,35 @@ describe('RecentIds', () => {
     expect(asks(r, 4_999, 301, at(20_000), W)).toBe(false);
   });
 
+  it("counts a busy user's bytes through loads from the ledger and prunes, back to 0 once forgotten", () => {
+    const r = new RecentIds();
+    const entries = (n: number): [number, number][] => Array.from({ length: n }, (_, i) => [0, i + 1]);
+    r.loadBuilt(0, 20_000, stored(20_000, entries(300)).ids);
+    r.loadBuilt(1, 20_000, stored(20_000, entries(400)).ids);
+    const both = r.memoryOnlyBytes;
+    expect(both).toBeGreaterThan(700 * 4);
+    r.forget(1);
+    expect(r.memoryOnlyBytes).toBeGreaterThan(0);
+    expect(r.memoryOnlyBytes).toBeLessThan(both);
+    r.forget(0);
+    expect(r.memoryOnlyBytes).toBe(0);
+
+    // A prune that keeps more than 256 entries (the user stays memory-only), then one that keeps none.
+    r.load(2, undefined);
+    for (let i = 0; i < 300; i++) r.add(2, i + 1, at(20_000), W);
+    for (let i = 0; i < 300; i++) r.add(2, i + 1_000, at(20_020), W); // past the slack: pruned to 20_020 - keep
+    expect(r.lookupDays(2, 5, at(20_005), W)).toEqual([20_000, 20_000]);
+    expect(r.memoryOnlyBytes).toBeGreaterThan(600 * 4);
+    r.forget(2);
+    expect(r.memoryOnlyBytes).toBe(0);
+    r.load(3, undefined);
+    for (let i = 0; i < 300; i++) r.add(3, i + 1, at(20_000), W);
+    expect(r.memoryOnlyBytes).toBeGreaterThan(0);
+    r.add(3, 7, at(20_060), W); // every older entry pruned away: no longer a busy user
+    expect(r.memoryOnlyBytes).toBe(0);
+    expect(r.takeGivenUp()).toEqual({});
+  });
+
   it('counts the other reasons to give a summary up', () => {
     const r = new RecentIds();
     r.load(0, undefined);

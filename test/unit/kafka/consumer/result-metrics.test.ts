@@ -46,6 +46,8 @@ describe('recordResult: the recent-ids metrics', () => {
     const text = await m.registry.metrics();
     expect(text).toMatch(/^loyalty_recent_ids_given_up_total\{reason="memory_budget"\} 3$/m);
     expect(text).toMatch(/^loyalty_recent_ids_given_up_total\{reason="user_limit"\} 1$/m);
+    // Present from the start, so that a first burst shows in increase().
+    expect(text).toMatch(/^loyalty_recent_ids_given_up_total\{reason="window_too_long"\} 0$/m);
     expect(text).toMatch(/^loyalty_recent_ids_busy_bytes\{partition="4"\} 7000$/m);
     expect(text).not.toMatch(/loyalty_recent_ids_busy_bytes\{partition="undefined"/);
   });
