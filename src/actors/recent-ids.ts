@@ -15,7 +15,7 @@ export const RECENT_IDS_OFF = -2147483647;
 const MAX_STORED = 256;
 /** Entries kept in memory for one user at most; past it its checks go to the ledger. */
 const MAX_IN_MEMORY = 262_144;
-/** RECENT_IDS_BUSY_MB's default (src/config/env.ts), in bytes. */
+/** RECENT_IDS_BUSY_MB's default, in bytes (src/config/env.ts takes it from here). */
 export const DEFAULT_BUSY_BYTES = 64 * 1024 * 1024;
 /** Why a user's summary was given up (loyalty_recent_ids_given_up_total's reasons). */
 export const GIVE_UP_REASONS = ['memory_budget', 'user_limit', 'window_too_long'] as const;

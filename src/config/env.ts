@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { durationSchema } from '../rules/duration.js';
+import { DEFAULT_BUSY_BYTES } from '../actors/recent-ids.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 /** Every setting the engine reads from the environment, with its default. */
@@ -77,7 +78,7 @@ const schema = z.object({
    * (loyalty_recent_ids_given_up_total{reason="memory_budget"}), which costs Postgres far more CPU than the memory
    * saves. About 12-20 bytes an id; loyalty_recent_ids_busy_bytes shows what is used.
    */
-  RECENT_IDS_BUSY_MB: int(0, 65_536).default(64),
+  RECENT_IDS_BUSY_MB: int(0, 65_536).default(DEFAULT_BUSY_BYTES / (1024 * 1024)),
   /** Under a `lifecycle:` block, a clock tick is written into each owned partition this often (wall time); 0 = never. */
   CLOCK_TICK_MS: int(0, 86_400_000)
     .refine((v) => v === 0 || v >= 100, 'must be 0 (no ticks) or at least 100 (ms)')

@@ -209,9 +209,8 @@ export function stopTunedPostgres(env: NodeJS.ProcessEnv, log: (line: string) =>
 }
 
 /** Stops the stack's private clusters that are running. */
-export async function stopPrivateCluster(log: (line: string) => void): Promise<void> {
+export function stopPrivateCluster(log: (line: string) => void): void {
   for (const spec of [privateCluster(process.env), tunedCluster(process.env)]) stopCluster(spec, log);
-  return Promise.resolve();
 }
 
 /**

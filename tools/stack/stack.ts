@@ -37,7 +37,7 @@ export async function stackUp(
 
 export async function stackDown(log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   await stopBroker(brokerSettings(env), log);
-  await stopPrivateCluster(log);
+  stopPrivateCluster(log);
 }
 
 export async function stackStatus(

@@ -26,3 +26,15 @@ describe('engine configuration', () => {
     expect(() => loadEngineConfig({ ...base, KAFKA_GROUP_INSTANCE_ID: 'pod 0' })).toThrow(/KAFKA_GROUP_INSTANCE_ID/);
   });
 });
+
+describe('RECENT_IDS_BUSY_MB', () => {
+  it('defaults to 64 MiB per partition actor; 0 keeps no busy user in memory', () => {
+    expect(loadEngineConfig(base).RECENT_IDS_BUSY_MB).toBe(64);
+    expect(loadEngineConfig({ ...base, RECENT_IDS_BUSY_MB: '0' }).RECENT_IDS_BUSY_MB).toBe(0);
+    expect(loadEngineConfig({ ...base, RECENT_IDS_BUSY_MB: '512' }).RECENT_IDS_BUSY_MB).toBe(512);
+  });
+
+  it.each(['-1', 'lots', '1.5', '65537'])('refuses %s, naming the variable', (v) => {
+    expect(() => loadEngineConfig({ ...base, RECENT_IDS_BUSY_MB: v })).toThrow(/RECENT_IDS_BUSY_MB/);
+  });
+});
