@@ -17,6 +17,7 @@ import { watchRules } from './rules/hot-reload.js';
 import { defaultRuleSet, loadRulesFile } from './rules/index.js';
 import { ROOT_DIR } from './paths.js';
 import { waitForDependency } from './startup/wait-for-dependency.js';
+import { dependencyStateLog } from './startup/dependency-state-log.js';
 import { startLedgerMaintenance } from './store/ledger-maintenance.js';
 import { retentionProblem } from './store/ledger-retention.js';
 import { migrate } from './store/migrations.js';
@@ -114,14 +115,13 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   log.info({ port: http.port, host: cfg.HTTP_HOST }, 'http listening');
 
   const deadline = cfg.STARTUP_TIMEOUT_MS === undefined ? Infinity : Date.now() + cfg.STARTUP_TIMEOUT_MS;
-  const waitFor = <T>(name: string, attempt: () => Promise<T>): Promise<T> =>
+  const logDependency = dependencyStateLog(log);
+  const waitFor = <T>(name: string, step: string, attempt: () => Promise<T>): Promise<T> =>
     waitForDependency(name, attempt, {
       deadline,
       onState: (waiting) => {
         startupWaiting = waiting ?? 'starting';
-        if (waiting !== null)
-          log.warn({ dependency: name, reason: waiting }, `${name} not answering yet; start-up waits for it`);
-        else log.info({ dependency: name }, `${name} answers; start-up continues`);
+        logDependency(name, step, waiting);
       },
     });
 
@@ -132,7 +132,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
   let fail: (e: Error) => void = () => undefined;
   const failed = new Promise<Error>((resolve) => (fail = resolve));
   try {
-    const applied = await waitFor('postgres', () => migrate(pool));
+    const applied = await waitFor('postgres', 'migrations', () => migrate(pool));
     if (applied.length > 0) log.info({ applied }, 'schema migrations applied');
     // Ledger partitions for the days ahead, and retention: at start (before any flush) and hourly.
     ledgerMaintenance = startLedgerMaintenance(
@@ -143,7 +143,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     );
     await ledgerMaintenance.ready;
 
-    const created = await waitFor('kafka', () =>
+    const created = await waitFor('kafka', 'topics', () =>
       ensureTopics(cfg.KAFKA_BROKERS, [
         { topic: cfg.KAFKA_TOPIC, partitions: cfg.KAFKA_TOPIC_PARTITIONS },
         { topic: cfg.KAFKA_DLQ_TOPIC, partitions: cfg.KAFKA_TOPIC_PARTITIONS },
@@ -151,7 +151,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     );
     if (created.length > 0) log.info({ created }, 'topics created');
     // Outside waitFor: a topic that is not the one the stored positions belong to is no reason to wait.
-    kafkaTopicId = await waitFor('kafka', () => topicId(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC));
+    kafkaTopicId = await waitFor('kafka', 'topic id', () => topicId(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC));
     await bindTopicIdentity(pool, cfg.KAFKA_TOPIC, {
       id: kafkaTopicId,
       highWatermarks: () => highWatermarks(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC),
@@ -175,7 +175,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
     const actorPool = actors;
 
     // Each attempt builds its client afresh: a librdkafka client that failed to connect is not reused.
-    relay = await waitFor('kafka', async () => {
+    relay = await waitFor('kafka', 'dead-letter producer', async () => {
       const r = new DeadLetterRelay(cfg.KAFKA_BROKERS, cfg.KAFKA_TOPIC, cfg.KAFKA_DLQ_TOPIC, pool, log, (n) =>
         metrics.deadLettersPublished.inc(n),
       );
@@ -183,10 +183,10 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
       return r;
     });
     const deadLetterRelay = relay;
-    publisher = await waitFor('kafka', () =>
+    publisher = await waitFor('kafka', 'event publisher', () =>
       connectEventPublisher({ brokers: cfg.KAFKA_BROKERS, topic: cfg.KAFKA_TOPIC, log }),
     );
-    consumer = await waitFor('kafka', async () => {
+    consumer = await waitFor('kafka', 'consumer', async () => {
       const c = new EngineConsumer(
         {
           brokers: cfg.KAFKA_BROKERS,
