@@ -19,6 +19,8 @@ export interface SteadyResult {
   warmupSeconds: number;
   freshnessMs: { p50: number; p99: number; max: number; samples: number };
   flushSeconds: { p50: number; p99: number };
+  /** Flushes the engine committed during the run (its flush histogram's count). */
+  flushes: number;
   /** [seconds, total lag] */
   lag: [number, number][];
   /** [seconds, freshness ms] per probe */
@@ -224,6 +226,7 @@ export async function steadyState(o: {
       samples: fresh.length,
     },
     flushSeconds: { p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) },
+    flushes: buckets.find(([le]) => le === Infinity)?.[1] ?? 0,
     lag,
     probes,
   };

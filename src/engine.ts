@@ -200,6 +200,7 @@ export async function startEngine(cfg: EngineConfig, log: Logger): Promise<Engin
           maxQueuedEvents: cfg.MAX_QUEUED_EVENTS,
           flushMaxEvents: cfg.FLUSH_MAX_EVENTS,
           flushMaxAgeMs: cfg.FLUSH_MAX_AGE_MS,
+          actorLingerMs: cfg.ACTOR_LINGER_MS,
         },
         actorPool,
         metrics,

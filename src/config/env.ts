@@ -46,6 +46,11 @@ const schema = z.object({
   MAX_QUEUED_EVENTS: int(1, 100_000_000).default(20_000),
   /** Messages handed to one actor task at most. */
   MAX_BATCH_EVENTS: int(1, 1_000_000).default(5_000),
+  /**
+   * A partition's fetched messages wait up to this long (or until MAX_BATCH_EVENTS) to go to its actor as one
+   * task; 0 sends each fetch's messages at once. Adds at most this to an event's time to Postgres.
+   */
+  ACTOR_LINGER_MS: int(0, 10_000).default(20),
   /** Users kept in memory per partition actor (dirty users are never evicted). */
   ACTOR_CACHE_USERS: int(100, 100_000_000).default(200_000),
   MAX_MESSAGE_BYTES: int(64, 100_000_000).default(64 * 1024),

@@ -36,6 +36,8 @@ export class PartitionHandle {
   /** Messages below this offset are queued or applied already: dropped. */
   private acceptFrom = 0;
   private queue: BatchBuilder[] = [];
+  /** When each queued builder took its first message (ms), in step with `queue`: how long its batch has lingered. */
+  private queueSince: number[] = [];
   private inFlight = false;
   private inFlightCount = 0;
   private idleWaiters: (() => void)[] = [];
@@ -72,12 +74,14 @@ export class PartitionHandle {
     value: Uint8Array | null | undefined,
     bytesHint: number,
     tick = false,
+    now = Date.now(),
   ): boolean {
     if (!this.lifecycle.is('running') || offset < this.acceptFrom) return false;
     let b = this.queue[this.queue.length - 1];
     if (b === undefined || b.full) {
       b = new BatchBuilder(this.limits.maxBatchEvents, bytesHint);
       this.queue.push(b);
+      this.queueSince.push(now);
     }
     if (tick) b.pushTick(offset, value);
     else b.push(offset, key, value);
@@ -87,7 +91,14 @@ export class PartitionHandle {
 
   /** The oldest queued batch, to become the next task. */
   takeBatch(): BatchBuilder | undefined {
+    this.queueSince.shift();
     return this.queue.shift();
+  }
+
+  /** The oldest queued batch, left in the queue, and when it took its first message (ms). */
+  peekBatch(): { builder: BatchBuilder; since: number } | undefined {
+    const builder = this.queue[0];
+    return builder === undefined ? undefined : { builder, since: this.queueSince[0]! };
   }
 
   get busy(): boolean {
@@ -130,6 +141,7 @@ export class PartitionHandle {
   revoke(): void {
     this.lifecycle.to('revoking');
     this.queue = [];
+    this.queueSince = [];
   }
 
   close(): void {
@@ -167,6 +179,7 @@ export class PartitionHandle {
 
   private forget(): void {
     this.queue = [];
+    this.queueSince = [];
     this.pending = 0;
     this.pendingSince = 0;
     this.expiryBacklog = false;

@@ -16,6 +16,7 @@ const settings = (o: Partial<EngineConsumerSettings> = {}): EngineConsumerSettin
   maxQueuedEvents: 4,
   flushMaxEvents: 1000,
   flushMaxAgeMs: 20,
+  actorLingerMs: 0,
   ...o,
 });
 
@@ -84,6 +85,28 @@ describe('EngineConsumer with a fake Kafka client and fake actors', () => {
     }
     await until('resumed', () => kafka.ops('resume').length === atAssign + 1);
     expect(kafka.ops('pause')).toHaveLength(1);
+  });
+
+  it('a batch that is not full lingers up to actorLingerMs before it goes to the actor; a full one goes at once', async () => {
+    const { kafka, actors } = await started({ maxBatchEvents: 5, maxQueuedEvents: 100, actorLingerMs: 300 });
+    await assign(kafka, actors, { 0: 0 });
+    const processed = (): number[] =>
+      actors.tasks.filter((t) => t.task.op === 'process').map((t) => (t.task.op === 'process' ? t.task.batch.count : 0));
+    const t0 = Date.now();
+    kafka.deliver(T, 0, [0, 1]);
+    await tick(100);
+    kafka.deliver(T, 0, [2]);
+    await tick(50);
+    expect(processed()).toEqual([]);
+    await until('lingered batch', () => processed().length === 1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(processed()).toEqual([3]);
+    actors.answer(actors.open().find((t) => t.task.op === 'process')!, { committedOffset: 0, pending: 3 });
+    const t1 = Date.now();
+    kafka.deliver(T, 0, [3, 4, 5, 6, 7]);
+    await until('full batch', () => processed().length === 2);
+    expect(Date.now() - t1).toBeLessThan(250);
+    expect(processed()).toEqual([3, 5]);
   });
 
   it('a partition revoked while paused is consumed again when it is assigned again', async () => {
