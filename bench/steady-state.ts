@@ -19,7 +19,7 @@ export interface SteadyResult {
   warmupSeconds: number;
   freshnessMs: { p50: number; p99: number; max: number; samples: number };
   flushSeconds: { p50: number; p99: number };
-  /** Flushes the engine committed during the run (its flush histogram's count). */
+  /** Flushes the engine committed since it started, warm-up included (its flush histogram's count). */
   flushes: number;
   /** [seconds, total lag] */
   lag: [number, number][];

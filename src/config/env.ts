@@ -48,7 +48,8 @@ const schema = z.object({
   MAX_BATCH_EVENTS: int(1, 1_000_000).default(5_000),
   /**
    * A partition's fetched messages wait up to this long (or until MAX_BATCH_EVENTS) to go to its actor as one
-   * task; 0 sends each fetch's messages at once. Adds at most this to an event's time to Postgres.
+   * task; 0 sends each fetch's messages at once. Adds to an event's time to Postgres about this, at most twice it
+   * (the dispatch timer's period and the fetch loop's rest); keep it well under FLUSH_MAX_AGE_MS.
    */
   ACTOR_LINGER_MS: int(0, 10_000).default(20),
   /** Users kept in memory per partition actor (dirty users are never evicted). */

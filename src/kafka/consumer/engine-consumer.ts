@@ -141,9 +141,7 @@ export class EngineConsumer {
     this.client.subscribe([this.s.topic]);
     this.running = true;
     this.loop = this.fetchLoop();
-    // Often enough that a due flush waits at most half its age, and a lingering batch at most its linger again.
-    const tick = Math.min(Math.floor(this.s.flushMaxAgeMs / 2), this.s.actorLingerMs || Infinity);
-    this.timers.push(setInterval(() => this.dispatchAll(), Math.max(5, tick)));
+    this.timers.push(setInterval(() => this.dispatchAll(), this.linger.checkEveryMs(this.s.flushMaxAgeMs)));
     this.timers.push(setInterval(() => this.updateLag(), 2000));
     this.timers.push(setInterval(() => this.mirrorOffsets(), 1000));
     this.health.start();
@@ -171,49 +169,45 @@ export class EngineConsumer {
         await sleep(200);
         continue;
       }
+      const fetchedAt = Date.now();
       for (const m of messages) {
         if (m.topic !== this.s.topic) continue;
         const h = this.handles.get(m.partition);
         const key = typeof m.key === 'string' ? Buffer.from(m.key) : (m.key ?? null);
-        if (h?.accept(m.offset, key, m.value, this.batchBytesHint, m.headers !== undefined && isTickMessage(m)))
-          touched.add(h);
+        const tick = m.headers !== undefined && isTickMessage(m);
+        if (h?.accept(m.offset, key, m.value, this.batchBytesHint, fetchedAt, tick)) touched.add(h);
       }
       for (const h of touched) {
         h.applyBackpressure();
         this.dispatch(h);
       }
       touched.clear();
-      // A short fetch under a steady stream: let messages gather (they would linger before their task anyway).
-      // Each call crosses to the binding's thread and back; a few messages a call cost the main thread more
-      // than the messages did.
-      if (messages.length < FETCH_MAX / 4 && this.s.actorLingerMs > 0)
-        await sleep(Math.min(10, this.s.actorLingerMs / 2));
+      const rest = this.linger.restAfterFetch(messages.length, FETCH_MAX);
+      if (rest > 0) await sleep(rest);
     }
   }
 
-  /** Sends the partition's next task if none is in flight: a flush the policy says is due, else its oldest queued batch. */
+  /**
+   * Sends the partition's next task if none is in flight: its oldest queued batch once the linger lets it go,
+   * a flush the policy says is due, or a flush for due lots waiting in Postgres.
+   */
   private dispatch(h: PartitionHandle): void {
     if (h.busy || !h.lifecycle.is('running')) return;
     const now = Date.now();
     const address = { topic: this.s.topic, partition: h.partition, epoch: h.epoch };
+    const flushDue = this.policy.due(h.pending, h.pendingSince, now);
+    const head = h.peekBatch();
+    // A due flush (or expiry work) takes a lingering batch along rather than leave it for the next flush. A full
+    // batch is not taken along by a due flush: the flush goes first, so under a steady stream commits still come
+    // at the age limit and not after applying up to MAX_BATCH_EVENTS more.
+    const sendHead =
+      head !== undefined &&
+      (flushDue
+        ? !head.builder.full
+        : h.expiryBacklog || this.linger.ready(head.builder.count, head.builder.full, head.since, now));
     let task: ActorTask;
-    // A due flush goes first, so that under a steady stream commits still come at the age limit.
-    if (this.policy.due(h.pending, h.pendingSince, now)) {
-      h.beginTask(0);
-      task = { op: 'flush', ...address, ...this.rulesFor(h) };
-    } else {
-      const head = h.peekBatch();
-      const lingering =
-        head !== undefined && !this.linger.ready(head.builder.count, head.builder.full, head.since, now);
-      const builder = lingering ? undefined : h.takeBatch();
-      if (builder === undefined) {
-        // Nothing to apply, but due lots wait in Postgres: a flush expires the next bounded share of them.
-        if (!h.expiryBacklog) return;
-        h.beginTask(0);
-        task = { op: 'flush', ...address, ...this.rulesFor(h) };
-        this.run(h, task);
-        return;
-      }
+    if (sendHead) {
+      const builder = h.takeBatch()!;
       // Size new builders like the last well-filled batch, so they rarely grow.
       if (builder.count * 2 >= builder.capacity)
         this.batchBytesHint = Math.ceil((builder.bytesUsed / builder.count) * builder.capacity * 1.1) + 1024;
@@ -223,7 +217,11 @@ export class EngineConsumer {
       // With an expiry backlog every batch commits: each flush carries a bounded share of it.
       const flush = h.expiryBacklog || this.policy.due(h.pending + batch.count, h.pendingSince || now, now);
       task = { op: 'process', ...address, batch, flush, ...this.rulesFor(h) };
-    }
+    } else if (flushDue || h.expiryBacklog) {
+      // Nothing to apply (or a full batch waits behind the flush); due lots in Postgres get the next bounded share expired.
+      h.beginTask(0);
+      task = { op: 'flush', ...address, ...this.rulesFor(h) };
+    } else return;
     this.run(h, task);
   }
 
@@ -484,13 +482,14 @@ export class EngineConsumer {
       });
       this.record(r);
       if (r.status === 'ok') this.advance(h, r.committedOffset);
-      // While the partition is still ours: the next owner's lag tools start from here.
-      this.mirrorOffsets(h.partition);
     } catch (e) {
       this.log.warn(
         { partition: h.partition, err: errorText(e) },
         'closing actor failed; its uncommitted events will be consumed again by the next owner',
       );
+    } finally {
+      // While the partition is still ours (the next owner's lag tools start from here); never after.
+      this.mirrorOffsets(h.partition);
     }
     h.close();
     this.handles.delete(h.partition);

@@ -35,9 +35,8 @@ export class PartitionHandle {
   rulesVersion = '';
   /** Messages below this offset are queued or applied already: dropped. */
   private acceptFrom = 0;
-  private queue: BatchBuilder[] = [];
-  /** When each queued builder took its first message (ms), in step with `queue`: how long its batch has lingered. */
-  private queueSince: number[] = [];
+  /** Builders in offset order, each with when it took its first message (ms): how long its batch has lingered. */
+  private queue: { builder: BatchBuilder; since: number }[] = [];
   private inFlight = false;
   private inFlightCount = 0;
   private idleWaiters: (() => void)[] = [];
@@ -73,15 +72,14 @@ export class PartitionHandle {
     key: Uint8Array | null,
     value: Uint8Array | null | undefined,
     bytesHint: number,
+    now: number,
     tick = false,
-    now = Date.now(),
   ): boolean {
     if (!this.lifecycle.is('running') || offset < this.acceptFrom) return false;
-    let b = this.queue[this.queue.length - 1];
+    let b = this.queue[this.queue.length - 1]?.builder;
     if (b === undefined || b.full) {
       b = new BatchBuilder(this.limits.maxBatchEvents, bytesHint);
-      this.queue.push(b);
-      this.queueSince.push(now);
+      this.queue.push({ builder: b, since: now });
     }
     if (tick) b.pushTick(offset, value);
     else b.push(offset, key, value);
@@ -91,14 +89,12 @@ export class PartitionHandle {
 
   /** The oldest queued batch, to become the next task. */
   takeBatch(): BatchBuilder | undefined {
-    this.queueSince.shift();
-    return this.queue.shift();
+    return this.queue.shift()?.builder;
   }
 
   /** The oldest queued batch, left in the queue, and when it took its first message (ms). */
-  peekBatch(): { builder: BatchBuilder; since: number } | undefined {
-    const builder = this.queue[0];
-    return builder === undefined ? undefined : { builder, since: this.queueSince[0]! };
+  peekBatch(): { readonly builder: BatchBuilder; readonly since: number } | undefined {
+    return this.queue[0];
   }
 
   get busy(): boolean {
@@ -141,7 +137,6 @@ export class PartitionHandle {
   revoke(): void {
     this.lifecycle.to('revoking');
     this.queue = [];
-    this.queueSince = [];
   }
 
   close(): void {
@@ -152,7 +147,7 @@ export class PartitionHandle {
   queued(): number {
     // A few builders at most (MAX_QUEUED_EVENTS / MAX_BATCH_EVENTS): summing beats keeping a count in step.
     let n = this.inFlightCount;
-    for (const b of this.queue) n += b.count;
+    for (const q of this.queue) n += q.builder.count;
     return n;
   }
 
@@ -179,7 +174,6 @@ export class PartitionHandle {
 
   private forget(): void {
     this.queue = [];
-    this.queueSince = [];
     this.pending = 0;
     this.pendingSince = 0;
     this.expiryBacklog = false;

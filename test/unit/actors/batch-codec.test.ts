@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchBuilder, keyAt, transferList, valueAt } from '../../../src/actors/batch-codec.js';
+import { BatchBuilder, isTick, keyAt, transferList, valueAt } from '../../../src/actors/batch-codec.js';
 import { packBatch } from '../../support/pack-batch.js';
 
 describe('packBatch', () => {
@@ -47,5 +47,25 @@ describe('BatchBuilder', () => {
     expect(Buffer.from(valueAt(batch, view, 1)!).toString()).toBe('v');
     expect(Buffer.from(keyAt(batch, view, 2)!).toString()).toBe('k3');
     expect(valueAt(batch, view, 2)).toBeNull();
+  });
+
+  it('grows its index past the first 256 messages up to its capacity, keeping every offset, key, value and tick', () => {
+    const b = new BatchBuilder(600, 16);
+    for (let i = 0; i < 600; i++) {
+      if (i === 300) b.pushTick(i, Buffer.from('1700000000000'));
+      else b.push(i, Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+    }
+    expect(b.full).toBe(true);
+    expect(() => b.push(600, null, null)).toThrow(/batch full/);
+    const batch = b.finish();
+    const view = new Uint8Array(batch.bytes);
+    expect(batch.count).toBe(600);
+    for (const i of [0, 255, 256, 511, 512, 599]) {
+      expect(batch.offsets[i]).toBe(i);
+      expect(Buffer.from(keyAt(batch, view, i)!).toString()).toBe(`k${i}`);
+      expect(Buffer.from(valueAt(batch, view, i)!).toString()).toBe(`v${i}`);
+    }
+    expect(isTick(batch, 300)).toBe(true);
+    expect(isTick(batch, 299)).toBe(false);
   });
 });

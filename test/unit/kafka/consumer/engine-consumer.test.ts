@@ -88,10 +88,18 @@ describe('EngineConsumer with a fake Kafka client and fake actors', () => {
   });
 
   it('a batch that is not full lingers up to actorLingerMs before it goes to the actor; a full one goes at once', async () => {
-    const { kafka, actors } = await started({ maxBatchEvents: 5, maxQueuedEvents: 100, actorLingerMs: 300 });
+    // A flush age far off: an aged flush would otherwise go first and wait for an answer nobody gives.
+    const { kafka, actors } = await started({
+      maxBatchEvents: 5,
+      maxQueuedEvents: 100,
+      actorLingerMs: 300,
+      flushMaxAgeMs: 10_000,
+    });
     await assign(kafka, actors, { 0: 0 });
     const processed = (): number[] =>
-      actors.tasks.filter((t) => t.task.op === 'process').map((t) => (t.task.op === 'process' ? t.task.batch.count : 0));
+      actors.tasks
+        .filter((t) => t.task.op === 'process')
+        .map((t) => (t.task.op === 'process' ? t.task.batch.count : 0));
     const t0 = Date.now();
     kafka.deliver(T, 0, [0, 1]);
     await tick(100);
@@ -101,12 +109,62 @@ describe('EngineConsumer with a fake Kafka client and fake actors', () => {
     await until('lingered batch', () => processed().length === 1);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
     expect(processed()).toEqual([3]);
-    actors.answer(actors.open().find((t) => t.task.op === 'process')!, { committedOffset: 0, pending: 3 });
+    actors.answer(
+      actors.open().find((t) => t.task.op === 'process')!,
+      { committedOffset: 0, pending: 3 },
+    );
     const t1 = Date.now();
     kafka.deliver(T, 0, [3, 4, 5, 6, 7]);
     await until('full batch', () => processed().length === 2);
     expect(Date.now() - t1).toBeLessThan(250);
     expect(processed()).toEqual([3, 5]);
+  });
+
+  it('a due flush takes a lingering batch along instead of leaving it for the next flush', async () => {
+    const { kafka, actors } = await started({
+      maxBatchEvents: 5,
+      maxQueuedEvents: 100,
+      actorLingerMs: 10_000,
+      flushMaxAgeMs: 100,
+    });
+    await assign(kafka, actors, { 0: 0 });
+    kafka.deliver(T, 0, [0, 1, 2, 3, 4]);
+    await until('full batch', () => actors.open().some((t) => t.task.op === 'process'));
+    actors.answer(
+      actors.open().find((t) => t.task.op === 'process')!,
+      { committedOffset: 0, pending: 5 },
+    );
+    kafka.deliver(T, 0, [5, 6]);
+    await until('due flush', () => actors.open().length === 1);
+    const t = actors.open()[0]!.task;
+    expect(t.op).toBe('process');
+    expect(t.op === 'process' && { count: t.batch.count, flush: t.flush }).toEqual({ count: 2, flush: true });
+    expect(actors.tasks.filter((x) => x.task.op === 'flush')).toHaveLength(0);
+  });
+
+  it("copies positions into Kafka's group offsets once a second in one commit, and a revoked partition's before it goes", async () => {
+    const { kafka, actors } = await started({ maxBatchEvents: 2, maxQueuedEvents: 100, flushMaxAgeMs: 10_000 });
+    await assign(kafka, actors, { 0: 0, 1: 0 });
+    kafka.deliver(T, 0, [0, 1]);
+    kafka.deliver(T, 1, [0, 1]);
+    await until('two batches', () => actors.open().filter((t) => t.task.op === 'process').length === 2);
+    for (const t of actors.open()) actors.answer(t, { committedOffset: 2 });
+    // Two flushes, one commit that carries both (at every flush it was one commit each).
+    await until('mirrored', () => kafka.ops('commit').length === 1, 3000);
+    expect(kafka.ops('commit')[0]).toEqual([
+      { topic: T, partition: 0, offset: 2 },
+      { topic: T, partition: 1, offset: 2 },
+    ]);
+    kafka.deliver(T, 0, [2, 3]);
+    await until('third batch', () => actors.open().some((t) => t.task.op === 'process'));
+    actors.answer(actors.open()[0]!, { committedOffset: 4 });
+    kafka.onRebalance('revoke', [{ topic: T, partition: 0 }]);
+    await until('close', () => actors.open().some((t) => t.task.op === 'close'));
+    actors.answer(actors.open()[0]!, { committedOffset: 4 });
+    await until('unassigned', () => kafka.ops('unassign').length === 1);
+    const order = kafka.calls.map((c) => c.op).filter((op) => op === 'commit' || op === 'unassign');
+    expect(order).toEqual(['commit', 'commit', 'unassign']);
+    expect(kafka.ops('commit')[1]).toEqual([{ topic: T, partition: 0, offset: 4 }]);
   });
 
   it('a partition revoked while paused is consumed again when it is assigned again', async () => {
