@@ -49,9 +49,10 @@ const schema = z.object({
   /**
    * A partition's fetched messages wait up to this long (or until MAX_BATCH_EVENTS) to go to its actor as one
    * task; 0 sends each fetch's messages at once. Adds to an event's time to Postgres about this, at most twice it
-   * (the dispatch timer's period and the fetch loop's rest); keep it well under FLUSH_MAX_AGE_MS.
+   * (the dispatch timer's period and the fetch loop's rest). Unset: 20, or a fifth of FLUSH_MAX_AGE_MS when
+   * that is less (see lingerFor); set, it must be 0 or under FLUSH_MAX_AGE_MS.
    */
-  ACTOR_LINGER_MS: int(0, 10_000).default(20),
+  ACTOR_LINGER_MS: int(0, 10_000).optional(),
   /** Users kept in memory per partition actor (dirty users are never evicted). */
   ACTOR_CACHE_USERS: int(100, 100_000_000).default(200_000),
   MAX_MESSAGE_BYTES: int(64, 100_000_000).default(64 * 1024),
@@ -91,9 +92,23 @@ const schema = z.object({
     .default(60_000),
 });
 
-export type EngineConfig = z.infer<typeof schema> & { KAFKA_DLQ_TOPIC: string };
+export type EngineConfig = z.infer<typeof schema> & { KAFKA_DLQ_TOPIC: string; ACTOR_LINGER_MS: number };
 
 export class ConfigError extends Error {}
+
+export const DEFAULT_ACTOR_LINGER_MS = 20;
+
+/**
+ * The linger a configuration runs with, or why it cannot. A batch that waits as long as a flush may would hold
+ * every event past its flush age, so a set value must stay under it; the default shrinks with the flush age
+ * instead of refusing a FLUSH_MAX_AGE_MS under 20 that was valid before the linger existed.
+ */
+export function lingerFor(linger: number | undefined, flushMaxAgeMs: number): number | string {
+  if (linger === undefined) return Math.min(DEFAULT_ACTOR_LINGER_MS, Math.floor(flushMaxAgeMs / 5));
+  if (linger > 0 && linger >= flushMaxAgeMs)
+    return `must be 0 or less than FLUSH_MAX_AGE_MS (${flushMaxAgeMs}): a batch would wait as long as its flush may`;
+  return linger;
+}
 
 /** Validates the environment; the error names every bad variable. */
 export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -103,5 +118,11 @@ export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineCo
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
-  return { ...parsed.data, KAFKA_DLQ_TOPIC: parsed.data.KAFKA_DLQ_TOPIC ?? `${parsed.data.KAFKA_TOPIC}.dlq` };
+  const linger = lingerFor(parsed.data.ACTOR_LINGER_MS, parsed.data.FLUSH_MAX_AGE_MS);
+  if (typeof linger === 'string') throw new ConfigError(`invalid configuration: ACTOR_LINGER_MS: ${linger}`);
+  return {
+    ...parsed.data,
+    KAFKA_DLQ_TOPIC: parsed.data.KAFKA_DLQ_TOPIC ?? `${parsed.data.KAFKA_TOPIC}.dlq`,
+    ACTOR_LINGER_MS: linger,
+  };
 }

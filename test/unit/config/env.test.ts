@@ -38,3 +38,27 @@ describe('RECENT_IDS_BUSY_MB', () => {
     expect(() => loadEngineConfig({ ...base, RECENT_IDS_BUSY_MB: v })).toThrow(/RECENT_IDS_BUSY_MB/);
   });
 });
+
+describe('ACTOR_LINGER_MS', () => {
+  it('defaults to 20 ms, or a fifth of a flush age under 100 ms', () => {
+    expect(loadEngineConfig(base).ACTOR_LINGER_MS).toBe(20);
+    expect(loadEngineConfig({ ...base, FLUSH_MAX_AGE_MS: '1000' }).ACTOR_LINGER_MS).toBe(20);
+    // A FLUSH_MAX_AGE_MS of 10 was valid before the linger existed: it still starts, with a 2 ms linger.
+    expect(loadEngineConfig({ ...base, FLUSH_MAX_AGE_MS: '10' }).ACTOR_LINGER_MS).toBe(2);
+    expect(loadEngineConfig({ ...base, FLUSH_MAX_AGE_MS: '1' }).ACTOR_LINGER_MS).toBe(0);
+  });
+
+  it('takes a set value under the flush age, and 0 with any', () => {
+    expect(loadEngineConfig({ ...base, ACTOR_LINGER_MS: '50' }).ACTOR_LINGER_MS).toBe(50);
+    expect(loadEngineConfig({ ...base, ACTOR_LINGER_MS: '0', FLUSH_MAX_AGE_MS: '1' }).ACTOR_LINGER_MS).toBe(0);
+  });
+
+  it.each([
+    ['100', '100'],
+    ['500', '100'],
+  ])('refuses %s ms with a flush age of %s ms, naming both', (linger, age) => {
+    expect(() => loadEngineConfig({ ...base, ACTOR_LINGER_MS: linger, FLUSH_MAX_AGE_MS: age })).toThrow(
+      /ACTOR_LINGER_MS: must be 0 or less than FLUSH_MAX_AGE_MS/,
+    );
+  });
+});
