@@ -142,7 +142,11 @@ describe('the live console at GET /, in headless Chromium', () => {
     expect(apiOffsets).toHaveLength(10);
     const offsets = async (): Promise<number[]> =>
       (await page.locator('#history-body tr td:first-child').allTextContents()).map(Number);
-    await waitFor('the settled history on the page', async () => (await offsets()).join() === apiOffsets.join(), 10_000);
+    await waitFor(
+      'the settled history on the page',
+      async () => (await offsets()).join() === apiOffsets.join(),
+      10_000,
+    );
     const newest = await offsets();
     expect(newest).toEqual(apiOffsets);
     await page.click('#history-older');
