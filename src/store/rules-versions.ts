@@ -13,7 +13,11 @@ export async function rulesVersionId(db: pg.Pool, version: string): Promise<numb
      SELECT id FROM ins UNION ALL SELECT id FROM rules_versions WHERE version = $1 LIMIT 1`,
     [version],
   );
-  const id = r.rows[0]?.id;
+  // Empty when another session inserted the version first and committed while this one waited on the key: the
+  // statement's snapshot predates that commit. A new statement sees it (every first start of several threads).
+  const id =
+    r.rows[0]?.id ??
+    (await db.query<{ id: number }>('SELECT id FROM rules_versions WHERE version = $1', [version])).rows[0]?.id;
   if (id === undefined) throw new Error(`rules version ${version} could not be recorded`);
   ids.set(version, id);
   return id;
