@@ -18,6 +18,9 @@ interface DeadLetterRow {
 /** Dead-letter values above this are cut for the topic (the full bytes stay in Postgres): one huge message must not block the relay. */
 export const DLQ_MAX_VALUE_BYTES = 512 * 1024;
 
+/** What the relay needs of a producer (a test gives its own). */
+export type RelayProducer = Pick<KafkaJSTypes.Producer, 'connect' | 'send' | 'disconnect'>;
+
 /**
  * The outbox relay for dead letters: flushes record them in Postgres with the offsets
  * (so none can be lost), and this publishes unpublished rows to the dead-letter topic,
@@ -25,7 +28,7 @@ export const DLQ_MAX_VALUE_BYTES = 512 * 1024;
  * at least once; consumers can dedupe on the source partition and offset headers.
  */
 export class DeadLetterRelay {
-  private readonly producer: KafkaJSTypes.Producer;
+  private readonly producer: RelayProducer;
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
@@ -37,12 +40,15 @@ export class DeadLetterRelay {
     private readonly pool: pg.Pool,
     private readonly log: Logger,
     private readonly onPublished: (n: number) => void,
+    producer?: RelayProducer,
   ) {
-    this.producer = new KafkaJS.Kafka({
-      kafkaJS: { brokers: brokers.split(','), logLevel: KafkaJS.logLevel.ERROR },
-    }).producer({
-      kafkaJS: { idempotent: true, acks: -1 },
-    });
+    this.producer =
+      producer ??
+      new KafkaJS.Kafka({
+        kafkaJS: { brokers: brokers.split(','), logLevel: KafkaJS.logLevel.ERROR },
+      }).producer({
+        kafkaJS: { idempotent: true, acks: -1 },
+      });
   }
 
   async start(): Promise<void> {
@@ -94,7 +100,10 @@ export class DeadLetterRelay {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.trigger();
-    await this.running;
+    // A pass asked for while one ran starts when it ends (trigger's finally): wait for that one too, or the
+    // producer is gone under it ("Cannot send without awaiting connect()") and the last dead letters wait
+    // for the next engine's sweep.
+    while (this.running !== null) await this.running;
     await this.producer.disconnect();
   }
 }
