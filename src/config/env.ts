@@ -50,7 +50,7 @@ const schema = z.object({
    * A partition's fetched messages wait up to this long (or until MAX_BATCH_EVENTS) to go to its actor as one
    * task; 0 sends each fetch's messages at once. Adds to an event's time to Postgres about this, at most twice it
    * (the dispatch timer's period and the fetch loop's rest). Unset: 20, or a fifth of FLUSH_MAX_AGE_MS when
-   * that is less (see lingerFor); set, it must be 0 or under FLUSH_MAX_AGE_MS.
+   * that is less (defaultLinger); set, it must be 0 or under FLUSH_MAX_AGE_MS.
    */
   ACTOR_LINGER_MS: int(0, 10_000).optional(),
   /** Users kept in memory per partition actor (dirty users are never evicted). */
@@ -92,37 +92,39 @@ const schema = z.object({
     .default(60_000),
 });
 
+/** Checks across settings, reported with the others. */
+const checked = schema.superRefine((c, ctx) => {
+  // A batch that waits as long as a flush may would hold every event past its flush age.
+  const linger = c.ACTOR_LINGER_MS;
+  if (linger !== undefined && linger > 0 && linger >= c.FLUSH_MAX_AGE_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ACTOR_LINGER_MS'],
+      message: `must be 0 or less than FLUSH_MAX_AGE_MS (${c.FLUSH_MAX_AGE_MS}): a batch would wait as long as its flush may`,
+    });
+});
+
 export type EngineConfig = z.infer<typeof schema> & { KAFKA_DLQ_TOPIC: string; ACTOR_LINGER_MS: number };
 
 export class ConfigError extends Error {}
 
-export const DEFAULT_ACTOR_LINGER_MS = 20;
-
 /**
- * The linger a configuration runs with, or why it cannot. A batch that waits as long as a flush may would hold
- * every event past its flush age, so a set value must stay under it; the default shrinks with the flush age
- * instead of refusing a FLUSH_MAX_AGE_MS under 20 that was valid before the linger existed.
+ * ACTOR_LINGER_MS when unset: 20, shrinking with a flush age under 100 ms instead of refusing a FLUSH_MAX_AGE_MS
+ * under 20 that was valid before the linger existed.
  */
-export function lingerFor(linger: number | undefined, flushMaxAgeMs: number): number | string {
-  if (linger === undefined) return Math.min(DEFAULT_ACTOR_LINGER_MS, Math.floor(flushMaxAgeMs / 5));
-  if (linger > 0 && linger >= flushMaxAgeMs)
-    return `must be 0 or less than FLUSH_MAX_AGE_MS (${flushMaxAgeMs}): a batch would wait as long as its flush may`;
-  return linger;
-}
+const defaultLinger = (flushMaxAgeMs: number): number => Math.min(20, Math.floor(flushMaxAgeMs / 5));
 
 /** Validates the environment; the error names every bad variable. */
 export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = schema.safeParse(present);
+  const parsed = checked.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
-  const linger = lingerFor(parsed.data.ACTOR_LINGER_MS, parsed.data.FLUSH_MAX_AGE_MS);
-  if (typeof linger === 'string') throw new ConfigError(`invalid configuration: ACTOR_LINGER_MS: ${linger}`);
   return {
     ...parsed.data,
     KAFKA_DLQ_TOPIC: parsed.data.KAFKA_DLQ_TOPIC ?? `${parsed.data.KAFKA_TOPIC}.dlq`,
-    ACTOR_LINGER_MS: linger,
+    ACTOR_LINGER_MS: parsed.data.ACTOR_LINGER_MS ?? defaultLinger(parsed.data.FLUSH_MAX_AGE_MS),
   };
 }
