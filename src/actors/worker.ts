@@ -5,7 +5,7 @@ import { defaultRuleSet, parseRules, type RuleSet } from '../rules/index.js';
 import { openPartition } from '../store/offsets.js';
 import { PartitionActor, type ActorLimits } from './partition-actor.js';
 import type { ActorResult, ActorTask } from './protocol.js';
-import { errorText } from '../errors.js';
+import { errorText, postgresErrorFields } from '../errors.js';
 import { sessionOptions } from '../store/session-options.js';
 
 /** What the main thread passes to every worker at start. */
@@ -39,7 +39,8 @@ const keyOf = (topic: string, partition: number): string => `${topic}\u0000${par
 
 function onRetry(what: string, error: unknown, attempt: number): void {
   const message = errorText(error);
-  if (attempt === 1 || attempt % 10 === 0) log.warn({ attempt, err: message }, `${what} failed; retrying with backoff`);
+  if (attempt === 1 || attempt % 10 === 0)
+    log.warn({ attempt, err: message, ...postgresErrorFields(error) }, `${what} failed; retrying with backoff`);
 }
 
 function result(actor: PartitionActor | undefined, status: ActorResult['status']): ActorResult {
