@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -6,13 +8,30 @@ import {
   tunedPostgres,
   tunedPostgresRunning,
 } from '../../tools/stack/postgres-server.js';
+import { hugePageCounts } from '../../tools/stack/huge-pages.js';
+import { STACK_DIR } from '../../tools/stack/paths.js';
+
+const asRoot = process.getuid?.() === 0;
+const poolSize = (): number => Number(readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'));
+/** kB of the tuned cluster's postmaster's mappings on 2 MB pages (its shared memory), from /proc/<pid>/smaps. */
+function postmasterHugePagesKb(): number {
+  const pid = readFileSync(path.join(STACK_DIR, 'postgres-tuned', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]!;
+  // Each mapping's block: a "Size:" line, then later its "KernelPageSize:"; pages are only counted once touched elsewhere.
+  let kb = 0;
+  for (const block of readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    if (/^KernelPageSize:\s+2048 kB/m.test(block)) kb += Number(/^Size:\s+(\d+) kB/m.exec(block)?.[1] ?? 0);
+  }
+  return kb;
+}
 
 /** The soak's Postgres (README, "Postgres settings"): the settings it reports are the ones the server runs with. */
 describe('the tuned private cluster', () => {
   // Left as found: a run of the tests does not leave a 4 GB server behind, nor stop a soak's.
   let wasRunning = false;
+  let poolBefore = 0;
   beforeAll(() => {
     wasRunning = tunedPostgresRunning(process.env);
+    if (hugePageCounts() !== null) poolBefore = poolSize();
   });
   afterAll(() => {
     if (!wasRunning) stopTunedPostgres(process.env, () => undefined);
@@ -47,4 +66,20 @@ describe('the tuned private cluster', () => {
     expect((await read()).started).toBe(first.started);
     expect(tunedPostgresRunning(process.env)).toBe(true);
   }, 120_000);
+
+  // As root (CI) the stack reserves the pages itself; elsewhere it logs the sysctl to run and starts on normal pages.
+  it.runIf(asRoot && hugePageCounts() !== null)(
+    'keeps its shared memory on huge pages, and gives the pool back when stopped',
+    async ({ skip }) => {
+      await tunedPostgres(process.env, () => undefined);
+      // 4 GB of shared buffers: well over 2,000 pages of 2 MB.
+      expect(postmasterHugePagesKb()).toBeGreaterThan(4_000_000);
+      if (wasRunning) skip('a tuned cluster ran before the tests (a soak may use it): left running');
+      const lines: string[] = [];
+      stopTunedPostgres(process.env, (l) => lines.push(l));
+      expect(poolSize()).toBe(poolBefore);
+      expect(lines.join('\n')).toMatch(/vm.nr_hugepages back to/);
+    },
+    120_000,
+  );
 });

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { releaseHugePages, reserveHugePages } from './huge-pages.js';
 import { STACK_DIR } from './paths.js';
 import { portAnswers, StackError } from './process-utils.js';
 
@@ -62,6 +63,8 @@ interface ClusterSpec {
   dir: string;
   port: number;
   settings: Record<string, string>;
+  /** Reserve the kernel's huge pages for its shared memory before it starts (tools/stack/huge-pages.ts). */
+  hugePages?: boolean;
 }
 
 const privateCluster = (env: NodeJS.ProcessEnv): ClusterSpec => ({
@@ -85,6 +88,8 @@ export const PRODUCTION_SETTINGS: Readonly<Record<string, string>> = {
   checkpoint_timeout: '15min',
   checkpoint_completion_target: '0.9',
   wal_compression: 'lz4',
+  // 'try', Postgres' default, said out loud: the stack reserves the pages (hugePages below); without them it starts anyway.
+  huge_pages: 'try',
 };
 
 const tunedCluster = (env: NodeJS.ProcessEnv): ClusterSpec => ({
@@ -92,6 +97,7 @@ const tunedCluster = (env: NodeJS.ProcessEnv): ClusterSpec => ({
   port: Number(env.STACK_TUNED_PG_PORT ?? 55433),
   // The name puts backends' titles in the form bench/cpu.ts reads ("postgres: tuned: user database ...").
   settings: { cluster_name: 'tuned', ...PRODUCTION_SETTINGS },
+  hugePages: true,
 });
 
 function findPgBin(): string | null {
@@ -165,6 +171,22 @@ async function startCluster(spec: ClusterSpec, log: (line: string) => void): Pro
   const settings = Object.entries(spec.settings)
     .map(([k, v]) => `-c ${k}=${v}`)
     .join(' ');
+  if (spec.hugePages === true) {
+    // Asked of the stopped server with the settings it will start with (shared_buffers decides the size).
+    const asked = runPg(path.join(bin, 'postgres'), [
+      '-D',
+      data,
+      '-C',
+      'shared_memory_size_in_huge_pages',
+      ...Object.entries(spec.settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ]);
+    const needed = Number(asked.output.split('\n').at(-1));
+    log(
+      asked.ok && Number.isInteger(needed)
+        ? reserveHugePages(spec.dir, needed, process.getuid?.() === 0)
+        : `huge pages: Postgres did not say how many it needs (${asked.output.split('\n').at(-1) ?? ''}); normal pages`,
+    );
+  }
   const r = runPg(path.join(bin, 'pg_ctl'), [
     '-D',
     data,
@@ -198,6 +220,8 @@ function stopCluster(spec: ClusterSpec, log: (line: string) => void): void {
   const r = runPg(path.join(bin, 'pg_ctl'), ['-D', path.join(spec.dir, 'data'), '-m', 'fast', '-w', 'stop']);
   const name = path.relative(process.cwd(), spec.dir);
   log(r.ok ? `postgres: ${name} stopped` : `postgres: pg_ctl stop (${name}) said: ${r.output}`);
+  const released = r.ok && spec.hugePages === true ? releaseHugePages(spec.dir) : null;
+  if (released !== null) log(released);
 }
 
 /** Whether the tuned cluster runs (a test that starts it stops it again only if it did not). */
