@@ -9,6 +9,7 @@ import { produceMessages } from '../../../tools/simulator/produce.js';
 import { kcatBinary, produceWithKcat, type LineMessage } from '../../../tools/simulator/kcat-producer.js';
 import { ROOT_DIR } from '../../../tools/stack/paths.js';
 import { serverSettings, tunedPostgres } from '../../../tools/stack/postgres-server.js';
+import { held as hugePagesHeld, hugePageCounts } from '../../../tools/stack/huge-pages.js';
 import { committedEvents } from '../../../src/store/offsets.js';
 import { engineEnv, type EngineProcess } from '../../integration/support/engine-process.js';
 import { compareBalances, ledgerCounts, waitForDrain } from '../../integration/support/scenario.js';
@@ -178,8 +179,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakOutcome> {
       'shared_buffers',
       'synchronous_commit',
       'wal_compression',
+      'huge_pages',
     ])
   ).map(([name, value]) => `${name}=${value}`);
+  // huge_pages=try says nothing of whether it got them: the kernel's pool does (tools/stack/huge-pages.ts).
+  const pages = hugePageCounts();
+  if (pages !== null) settings.push(`huge pages held=${hugePagesHeld(pages)} of ${pages.total}`);
   o.log(`postgres: ${settings.join(' ')}`);
   // What the run wrote to the WAL and how many checkpoints it took: the server's whole, so only the soak's on its own cluster.
   const walAtStart = await walPosition(db.pool);

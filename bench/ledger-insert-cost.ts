@@ -1,0 +1,112 @@
+/**
+ * What one ledger row costs Postgres to take in, by what the table already holds, by the indexes it keeps and by
+ * the size of each COPY: the engine's flushes are a few hundred rows each in a steady stream and tens of
+ * thousands while draining a backlog. The rows are the engine's text rows (sql/003's columns), made before the
+ * clock starts; each COPY is its own transaction, as a flush is. Wall time of one backend per row, on a scratch
+ * database of the server at DATABASE_URL (the tuned cluster's, say), dropped at the end.
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:55433/postgres npx tsx bench/ledger-insert-cost.ts \
+ *     [--history 4000000] [--rows 200000] [--sizes 400,40000] [--rounds 2]
+ * It says whether the server's shared memory is on huge pages when it runs on this machine (docs/performance.md).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { migrate } from '../src/store/migrations.js';
+import { LEDGER_COLUMNS } from '../src/store/flush.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
+import { progress } from './support.js';
+
+const { values } = parseArgs({
+  options: {
+    history: { type: 'string', default: '4000000' },
+    rows: { type: 'string', default: '200000' },
+    sizes: { type: 'string', default: '400,40000' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
+const adminUrl = process.env.DATABASE_URL;
+if (adminUrl === undefined) throw new Error('DATABASE_URL: the admin URL of the server to measure');
+const history = Number(values.history);
+const perRun = Number(values.rows);
+const sizes = values.sizes.split(',').map(Number);
+const USERS = 200_000;
+const DAY0 = Date.UTC(2026, 10, 1);
+
+let offset = 0;
+/** `n` ledger rows of one day, users at random (as the engine's flushes insert them: the indexes lead with the user or a hash). */
+function rows(n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const t = new Date(DAY0 + Math.floor(Math.random() * 86_400_000)).toISOString();
+    offset++;
+    s += `${t}\t${offset}\t10\t100\t1\t1\tpurchase\tapplied\tuser-${Math.floor(Math.random() * USERS)}\tev-${offset}\t12.50\t\\N\t\\N\n`;
+  }
+  return s;
+}
+
+/** Whether the server's postmaster maps memory on 2 MB pages: only readable when it runs on this machine as a user we can read. */
+async function hugePages(c: pg.PoolClient): Promise<string> {
+  try {
+    const dir = (await c.query<{ d: string }>('SELECT current_setting($1) AS d', ['data_directory'])).rows[0]!.d;
+    const pidFile = path.join(dir, 'postmaster.pid');
+    if (!existsSync(pidFile)) return 'unknown (server not on this machine)';
+    const pid = readFileSync(pidFile, 'utf8').split('\n')[0]!;
+    return /^KernelPageSize:\s+2048 kB/m.test(readFileSync(`/proc/${pid}/smaps`, 'utf8')) ? 'yes' : 'no';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const db = `ledger_cost_${Date.now().toString(36)}`;
+await ensureDatabase(adminUrl, db);
+const pool = new pg.Pool({ connectionString: withDatabase(adminUrl, db), max: 1 });
+await migrate(pool);
+const c = await pool.connect();
+try {
+  await c.query(`SELECT ledger_ensure_partitions('2026-11-01', '2026-11-01')`);
+  await c.query(`INSERT INTO rules_versions (version) VALUES ('bench')`);
+  const copy = (text: string): Promise<void> =>
+    pipeline(Readable.from([text]), c.query(copyFrom(`COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`)));
+  const p = progress('history');
+  for (let done = 0; done < history; done += 200_000) {
+    await copy(rows(Math.min(200_000, history - done)));
+    p.update(`${Math.min(history, done + 200_000)} of ${history} rows`);
+  }
+  await c.query('VACUUM ANALYZE point_transactions');
+  p.done(`${history} rows in one day's partition`);
+  const settings = await c.query<{ s: string }>(
+    "SELECT current_setting('shared_buffers') || ' shared buffers, huge_pages=' || current_setting('huge_pages') AS s",
+  );
+  console.log(`server: ${settings.rows[0]!.s}; shared memory on huge pages: ${await hugePages(c)}`);
+  // Indexes dropped one after the other, so each step's difference is what that index costs a row.
+  const steps: [string, string | null][] = [
+    ['both indexes (history + event key)', null],
+    ['history index only', 'DROP INDEX point_transactions_event_key'],
+    ['no index', 'DROP INDEX point_transactions_history'],
+  ];
+  for (const [label, drop] of steps) {
+    if (drop !== null) await c.query(drop);
+    for (const size of sizes) {
+      const each: number[] = [];
+      for (let r = 0; r < Number(values.rounds); r++) {
+        const texts = Array.from({ length: Math.ceil(perRun / size) }, () => rows(size));
+        const t0 = process.hrtime.bigint();
+        for (const t of texts) {
+          await c.query('BEGIN');
+          await copy(t);
+          await c.query('COMMIT');
+        }
+        each.push(Number(process.hrtime.bigint() - t0) / 1000 / (texts.length * size));
+      }
+      console.log(`${label}, ${size} rows a COPY: ${each.map((x) => x.toFixed(2)).join(', ')} us a row`);
+    }
+  }
+} finally {
+  c.release();
+  await pool.end();
+  await dropDatabase(adminUrl, db);
+}
