@@ -12,6 +12,7 @@ import path from 'node:path';
  */
 
 const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
+const COMPACT_MEMORY = '/proc/sys/vm/compact_memory';
 /** The pool's size before the stack grew it, kept beside the cluster's data until the stack shrinks it back. */
 const NOTE = 'huge-pages-before';
 
@@ -65,7 +66,13 @@ export function reserveHugePages(dir: string, needed: number, asRoot: boolean): 
   const note = path.join(dir, NOTE);
   if (!existsSync(note)) writeFileSync(note, String(before.total));
   writeFileSync(NR_HUGEPAGES, String(target));
-  const after = hugePageCounts();
+  let after = hugePageCounts();
+  // Short because free memory is in pieces (a machine that has run a while): compact it once and ask again.
+  if (after !== null && after.total < target && existsSync(COMPACT_MEMORY)) {
+    writeFileSync(COMPACT_MEMORY, '1');
+    writeFileSync(NR_HUGEPAGES, String(target));
+    after = hugePageCounts();
+  }
   const got = after === null ? 0 : available(after);
   return got >= needed
     ? `huge pages: vm.nr_hugepages ${before.total} -> ${after?.total ?? target} for ${needed} pages`
