@@ -8,8 +8,6 @@
  *     [--history 4000000] [--rows 200000] [--sizes 400,40000] [--rounds 2]
  * It says whether the server's shared memory is on huge pages when it runs on this machine (docs/performance.md).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -18,6 +16,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { migrate } from '../src/store/migrations.js';
 import { LEDGER_COLUMNS } from '../src/store/flush.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
+import { postmasterHugePagesKb } from '../tools/stack/huge-pages.js';
 import { progress } from './support.js';
 
 const { values } = parseArgs({
@@ -50,15 +49,9 @@ function rows(n: number): string {
 
 /** Whether the server's postmaster maps memory on 2 MB pages: only readable when it runs on this machine as a user we can read. */
 async function hugePages(c: pg.PoolClient): Promise<string> {
-  try {
-    const dir = (await c.query<{ d: string }>('SELECT current_setting($1) AS d', ['data_directory'])).rows[0]!.d;
-    const pidFile = path.join(dir, 'postmaster.pid');
-    if (!existsSync(pidFile)) return 'unknown (server not on this machine)';
-    const pid = readFileSync(pidFile, 'utf8').split('\n')[0]!;
-    return /^KernelPageSize:\s+2048 kB/m.test(readFileSync(`/proc/${pid}/smaps`, 'utf8')) ? 'yes' : 'no';
-  } catch {
-    return 'unknown';
-  }
+  const dir = (await c.query<{ d: string }>('SELECT current_setting($1) AS d', ['data_directory'])).rows[0]!.d;
+  const kb = postmasterHugePagesKb(dir);
+  return kb === null ? 'unknown (not readable from here)' : kb > 0 ? 'yes' : 'no';
 }
 
 const db = `ledger_cost_${Date.now().toString(36)}`;

@@ -8,21 +8,11 @@ import {
   tunedPostgres,
   tunedPostgresRunning,
 } from '../../tools/stack/postgres-server.js';
-import { hugePageCounts } from '../../tools/stack/huge-pages.js';
+import { hugePageCounts, postmasterHugePagesKb } from '../../tools/stack/huge-pages.js';
 import { STACK_DIR } from '../../tools/stack/paths.js';
 
 const asRoot = process.getuid?.() === 0;
 const poolSize = (): number => Number(readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'));
-/** kB of the tuned cluster's postmaster's mappings on 2 MB pages (its shared memory), from /proc/<pid>/smaps. */
-function postmasterHugePagesKb(): number {
-  const pid = readFileSync(path.join(STACK_DIR, 'postgres-tuned', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]!;
-  // Each mapping's block: a "Size:" line, then later its "KernelPageSize:"; pages are only counted once touched elsewhere.
-  let kb = 0;
-  for (const block of readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
-    if (/^KernelPageSize:\s+2048 kB/m.test(block)) kb += Number(/^Size:\s+(\d+) kB/m.exec(block)?.[1] ?? 0);
-  }
-  return kb;
-}
 
 /** The soak's Postgres (README, "Postgres settings"): the settings it reports are the ones the server runs with. */
 describe('the tuned private cluster', () => {
@@ -73,7 +63,7 @@ describe('the tuned private cluster', () => {
     async ({ skip }) => {
       await tunedPostgres(process.env, () => undefined);
       // 4 GB of shared buffers: well over 2,000 pages of 2 MB.
-      expect(postmasterHugePagesKb()).toBeGreaterThan(4_000_000);
+      expect(postmasterHugePagesKb(path.join(STACK_DIR, 'postgres-tuned', 'data'))).toBeGreaterThan(4_000_000);
       if (wasRunning) skip('a tuned cluster ran before the tests (a soak may use it): left running');
       const lines: string[] = [];
       stopTunedPostgres(process.env, (l) => lines.push(l));

@@ -4,8 +4,8 @@ import path from 'node:path';
 /**
  * Huge pages for a private cluster's shared memory (PostgreSQL docs, "Linux Huge Pages"). With 4 GB of shared
  * buffers and 4 KB pages, every buffer access of a backend risks a TLB miss, and the ledger's index inserts are
- * such accesses at random: a 200,000-row COPY into a ledger holding 4M rows took about 20 % less time per row
- * with the buffers on 2 MB pages (docs/performance.md, "Huge pages"). The kernel hands them out only from a pool
+ * such accesses at random: a 200,000-row COPY into a ledger holding 4M rows took about a quarter less time per
+ * row with the buffers on 2 MB pages (docs/performance.md, "A steady stream's Postgres time, and huge pages"). The kernel hands them out only from a pool
  * reserved beforehand (`vm.nr_hugepages`), which needs root: the stack reserves what the cluster needs before
  * starting it, notes the pool's size before, and gives the pages back when it stops the cluster. Postgres runs
  * with `huge_pages=try`, so a machine without them still starts, on normal pages.
@@ -77,6 +77,24 @@ export function reserveHugePages(dir: string, needed: number, asRoot: boolean): 
   return got >= needed
     ? `huge pages: vm.nr_hugepages ${before.total} -> ${after?.total ?? target} for ${needed} pages`
     : `huge pages: asked the kernel for ${target}, got ${after?.total ?? 0} (memory too fragmented); ${got} of ${needed} available, Postgres falls back to normal pages`;
+}
+
+/**
+ * kB of the mappings on 2 MB pages of the postmaster of the cluster in `dataDir` (its shared memory), from
+ * /proc/<pid>/smaps; null when that cannot be read (a server on another machine, or another user's).
+ */
+export function postmasterHugePagesKb(dataDir: string): number | null {
+  try {
+    const pid = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!;
+    // Each mapping's block: its address line, a "Size:" line, then later its "KernelPageSize:".
+    let kb = 0;
+    for (const block of readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+      if (/^KernelPageSize:\s+2048 kB/m.test(block)) kb += Number(/^Size:\s+(\d+) kB/m.exec(block)?.[1] ?? 0);
+    }
+    return kb;
+  } catch {
+    return null;
+  }
 }
 
 /** Gives back what `reserveHugePages` added for the cluster in `dir` (after it stopped); a line for the log, or null. */

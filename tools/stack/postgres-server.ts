@@ -168,9 +168,8 @@ async function startCluster(spec: ClusterSpec, log: (line: string) => void): Pro
     const r = runPg(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
     if (!r.ok) throw new StackError(`initdb failed: ${r.output.split('\n').slice(-1)[0] ?? ''}`);
   }
-  const settings = Object.entries(spec.settings)
-    .map(([k, v]) => `-c ${k}=${v}`)
-    .join(' ');
+  const assignments = Object.entries(spec.settings).map(([k, v]) => `${k}=${v}`);
+  const settings = assignments.map((a) => `-c ${a}`).join(' ');
   if (spec.hugePages === true) {
     // Asked of the stopped server with the settings it will start with (shared_buffers decides the size).
     const asked = runPg(path.join(bin, 'postgres'), [
@@ -178,13 +177,14 @@ async function startCluster(spec: ClusterSpec, log: (line: string) => void): Pro
       data,
       '-C',
       'shared_memory_size_in_huge_pages',
-      ...Object.entries(spec.settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      ...assignments.flatMap((a) => ['-c', a]),
     ]);
-    const needed = Number(asked.output.split('\n').at(-1));
+    const answer = asked.output.split('\n').at(-1) ?? '';
+    const needed = Number(answer);
     log(
       asked.ok && Number.isInteger(needed)
         ? reserveHugePages(spec.dir, needed, process.getuid?.() === 0)
-        : `huge pages: Postgres did not say how many it needs (${asked.output.split('\n').at(-1) ?? ''}); normal pages`,
+        : `huge pages: Postgres did not say how many it needs (${answer}); normal pages`,
     );
   }
   const r = runPg(path.join(bin, 'pg_ctl'), [
