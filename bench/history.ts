@@ -62,11 +62,8 @@ export async function makeHistoryDatabase(o: {
            FROM generate_series($4::bigint, $4::bigint + $5::bigint - 1) AS i`,
           [dayStart, rulesId, o.users, first, perDay],
         );
-        // The parent's index definitions (sql/003), built in bulk; ATTACH adopts them.
+        // The parent's index (sql/003; sql/009 dropped the other), built in bulk; ATTACH adopts it.
         await c.query(`CREATE UNIQUE INDEX ON ${name} (user_id, partition, kafka_offset DESC, event_time)`);
-        await c.query(
-          `CREATE INDEX ON ${name} (hashtextextended(user_id || '/' || event_id, 0)) WHERE status <> 'duplicate'`,
-        );
         await c.query(`VACUUM (ANALYZE) ${name}`);
         await c.query(
           `ALTER TABLE point_transactions ATTACH PARTITION ${name} FOR VALUES FROM ('${dayStart}') TO ('${new Date((day + 1) * DAY_MS).toISOString()}')`,

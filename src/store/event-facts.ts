@@ -50,12 +50,14 @@ export interface EventFacts {
   outsideWindow: Set<string>;
 }
 
-// The ledger's key index is on a 64-bit hash of user and id (sql/003): rows whose texts differ (a collision)
-// land under a key nobody asked about. `= ANY (array)`, not a join from the pairs: a join's plan rests on the
-// partitions' statistics, and a day's partition filling faster than autovacuum analyses it was planned as a
-// merge join over sequential scans (seconds per batch); the array form is always a bitmap index scan.
+// Through the history index (sql/009: the ledger has no index on the id): the named users' rows on the days
+// asked, filtered by id; the caller keeps only the pairs it asked about (a user's row with another user's id
+// comes back too). The users as an array built in the statement (an InitPlan), not a constant list: Postgres
+// then plans an index scan whatever it thinks a partition holds, where a constant list of 2,000 users on a day's
+// partition filling faster than autovacuum analyses it was planned as a sequential scan
+// (test/integration/ledger-lookups.test.ts). The ids as a constant: a hashed filter.
 const KEYS = (u: number, e: number): string =>
-  `hashtextextended(user_id || '/' || event_id, 0) = ANY (ARRAY(SELECT hashtextextended(u || '/' || e, 0) FROM unnest($${u}::text[], $${e}::text[]) AS x(u, e)))`;
+  `user_id = ANY (ARRAY(SELECT DISTINCT unnest($${u}::text[]))) AND event_id = ANY ($${e}::text[])`;
 const FACT_COLUMNS = 'user_id, event_id, event_type, status, amount, points, event_time';
 
 /**

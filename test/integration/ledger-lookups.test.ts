@@ -61,4 +61,25 @@ describe('ledger lookups on a partition with history', () => {
     expect(found.rows.length).toBe(1000);
     expect(found.rows.every((r) => r.user_id === `user-${Number(r.event_id.slice(2)) % 50000}`)).toBe(true);
   });
+
+  it('the ledger keeps one index, the history, and a lookup reads it, not the partition', async () => {
+    // sql/009: every row paid for the event-key index; the lookups it served go through the history index.
+    const indexes = await db.pool.query<{ indexname: string }>(
+      "SELECT indexname FROM pg_indexes WHERE tablename = 'point_transactions' ORDER BY 1",
+    );
+    expect(indexes.rows.map((r) => r.indexname)).toEqual(['point_transactions_history']);
+    // user-7 holds e-7, e-50007, ...; user-8 does not hold e-7: the pair names the user's rows, not the id's.
+    const q = factsStatement({
+      users: ['user-7', 'user-8'],
+      ids: ['e-50007', 'e-7'],
+      atMs: [dayStart + 1000, dayStart + 1000],
+      windowMs: 7 * DAY_MS,
+    });
+    const plan = (await engine.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.values)).rows
+      .map((r) => r['QUERY PLAN'])
+      .join('\n');
+    expect(plan).toMatch(/Index Scan on point_transactions_\d+_user_id_partition_kafka_offset/);
+    const found = await engine.query<{ user_id: string; event_id: string }>(q);
+    expect(found.rows.map((r) => `${r.user_id} ${r.event_id}`).sort()).toEqual(['user-7 e-50007', 'user-7 e-7']);
+  });
 });

@@ -18,8 +18,11 @@ interface Ev {
   at: number;
 }
 
-/** A pool whose duplicate lookups in the ledger are counted (the key-hash form of store/event-facts.ts), or the statements holding `marker`. */
-function countingPool(pool: pg.Pool, marker = 'hashtextextended'): { pool: pg.Pool; lookups: () => number } {
+/** A pool whose id lookups in the ledger are counted (store/event-facts.ts' form), or the statements holding `marker`. */
+function countingPool(
+  pool: pg.Pool,
+  marker = 'FROM point_transactions WHERE user_id = ANY (ARRAY(SELECT DISTINCT',
+): { pool: pg.Pool; lookups: () => number } {
   let n = 0;
   const proxy = new Proxy(pool, {
     get(target, prop) {
