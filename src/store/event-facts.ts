@@ -51,13 +51,14 @@ export interface EventFacts {
 }
 
 // Through the history index (sql/009: the ledger has no index on the id): the named users' rows on the days
-// asked, filtered by id; the caller keeps only the pairs it asked about (a user's row with another user's id
-// comes back too). The users as an array built in the statement (an InitPlan), not a constant list: Postgres
-// then plans an index scan whatever it thinks a partition holds, where a constant list of 2,000 users on a day's
-// partition filling faster than autovacuum analyses it was planned as a sequential scan
-// (test/integration/ledger-lookups.test.ts). The ids as a constant: a hashed filter.
-const KEYS = (u: number, e: number): string =>
-  `user_id = ANY (ARRAY(SELECT DISTINCT unnest($${u}::text[]))) AND event_id = ANY ($${e}::text[])`;
+// asked, filtered by `user/id`, a superset of the pairs asked ('a/b' + 'c' and 'a' + 'b/c' meet), which the caller
+// narrows to the exact pairs. The users as an array built in the statement (an InitPlan), not a constant list:
+// Postgres then plans an index scan whatever it thinks a partition holds, where a constant list of 2,000 users on a
+// day's partition filling faster than autovacuum analyses it was planned as a sequential scan
+// (test/integration/ledger-lookups.test.ts). The pairs as a constant: a hashed filter.
+const KEYS = (u: number, k: number): string =>
+  `user_id = ANY (ARRAY(SELECT DISTINCT unnest($${u}::text[]))) AND user_id || '/' || event_id = ANY ($${k}::text[])`;
+const pairKeys = (users: string[], ids: string[]): string[] => users.map((u, i) => `${u}/${ids[i]!}`);
 const FACT_COLUMNS = 'user_id, event_id, event_type, status, amount, points, event_time';
 
 /**
@@ -77,12 +78,20 @@ export function factsStatement(p: PairLookup, days?: [number, number]): { text: 
     days === undefined ? [lo - p.windowMs, hi + p.windowMs] : [days[0] * DAY_MS, (days[1] + 1) * DAY_MS - 1];
   return {
     text: `SELECT ${FACT_COLUMNS} FROM point_transactions WHERE ${KEYS(1, 2)} AND status <> 'duplicate' AND event_time >= $3 AND event_time <= $4`,
-    values: [p.users, p.ids, new Date(from), new Date(to)],
+    values: [p.users, pairKeys(p.users, p.ids), new Date(from), new Date(to)],
   };
 }
 
-// Only for the rare refund whose purchase is not in its window: is it there at all (refund_window_passed) or not (unknown_purchase)?
-const OUTSIDE_SQL = `SELECT DISTINCT user_id, event_id FROM point_transactions WHERE ${KEYS(1, 2)} AND status = 'applied' AND event_type = 'purchase'`;
+/**
+ * Only for the rare refund whose purchase is not in its window: is it there at all (refund_window_passed) or not
+ * (unknown_purchase)? Every partition: one index scan per user in each.
+ */
+export function outsideStatement(users: string[], ids: string[]): { text: string; values: unknown[] } {
+  return {
+    text: `SELECT DISTINCT user_id, event_id FROM point_transactions WHERE ${KEYS(1, 2)} AND status = 'applied' AND event_type = 'purchase'`,
+    values: [users, pairKeys(users, ids)],
+  };
+}
 
 type FactRow = {
   user_id: string;
@@ -105,8 +114,10 @@ async function readFacts(
   if (p.users.length === 0) return;
   const s = factsStatement(p, days);
   const r = await pool.query<FactRow>({ text: `${s.text} /* ${label} */`, values: s.values });
+  const asked = new Set(p.users.map((u, i) => eventKey(u, p.ids[i]!)));
   for (const row of r.rows) {
     const k = eventKey(row.user_id, row.event_id);
+    if (!asked.has(k)) continue;
     const list = facts.get(k) ?? [];
     // Both lookups may return the same row: keep it once.
     const t = row.event_time.getTime();
@@ -175,8 +186,12 @@ export async function loadEventFacts(pool: pg.Pool, q: FactsQuery): Promise<Even
     }
   }
   if (notFound[0].length > 0) {
-    const o = await pool.query<{ user_id: string; event_id: string }>(OUTSIDE_SQL, [notFound[0], notFound[1]]);
-    for (const row of o.rows) outsideWindow.add(eventKey(row.user_id, row.event_id));
+    const o = await pool.query<{ user_id: string; event_id: string }>(outsideStatement(notFound[0], notFound[1]));
+    const asked = new Set(notFound[0].map((u, i) => eventKey(u, notFound[1][i]!)));
+    for (const row of o.rows) {
+      const k = eventKey(row.user_id, row.event_id);
+      if (asked.has(k)) outsideWindow.add(k);
+    }
   }
   return { facts, refunds, outsideWindow };
 }

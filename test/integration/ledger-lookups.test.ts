@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { factsStatement } from '../../src/store/event-facts.js';
+import { factsStatement, outsideStatement } from '../../src/store/event-facts.js';
 import { DAY_MS, utcDay } from '../../src/store/ledger-partitions.js';
 import { sessionOptions } from '../../src/store/session-options.js';
 import { freshDatabase, migratedDatabase } from './support/stack.js';
@@ -68,7 +68,7 @@ describe('ledger lookups on a partition with history', () => {
       "SELECT indexname FROM pg_indexes WHERE tablename = 'point_transactions' ORDER BY 1",
     );
     expect(indexes.rows.map((r) => r.indexname)).toEqual(['point_transactions_history']);
-    // user-7 holds e-7, e-50007, ...; user-8 does not hold e-7: the pair names the user's rows, not the id's.
+    // user-7 holds e-7, e-50007, ...; user-8 does not hold e-7: a pair names that user's row, not the id's.
     const q = factsStatement({
       users: ['user-7', 'user-8'],
       ids: ['e-50007', 'e-7'],
@@ -78,8 +78,34 @@ describe('ledger lookups on a partition with history', () => {
     const plan = (await engine.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.values)).rows
       .map((r) => r['QUERY PLAN'])
       .join('\n');
-    expect(plan).toMatch(/Index Scan on point_transactions_\d+_user_id_partition_kafka_offset/);
+    expect(plan).toMatch(/Index Scan (using|on) point_transactions_\d+_user_id_partition_kafka_offset/);
     const found = await engine.query<{ user_id: string; event_id: string }>(q);
-    expect(found.rows.map((r) => `${r.user_id} ${r.event_id}`).sort()).toEqual(['user-7 e-50007', 'user-7 e-7']);
+    expect(found.rows.map((r) => `${r.user_id} ${r.event_id}`)).toEqual(['user-7 e-50007']);
+  });
+
+  it('the lookup outside the windows reads every partition through the history index, none sequentially', async () => {
+    // A second, older day, so that the statement spans partitions (it names no time range).
+    const older = new Date(dayStart - 10 * DAY_MS).toISOString();
+    await db.pool.query('SELECT ledger_ensure_partitions($1::date, $1::date)', [older.slice(0, 10)]);
+    await db.pool.query(
+      `INSERT INTO point_transactions (event_time, kafka_offset, points, balance_after, partition, rules_version_id,
+                                       event_type, status, user_id, event_id)
+       SELECT $1::timestamptz + i * interval '500 milliseconds', 1000000 + i, 10, 10, i % 12, 1, 'purchase', 'applied',
+              'user-' || (i % 50000), 'old-' || i
+       FROM generate_series(1, 100000) AS i`,
+      [older],
+    );
+    const users = Array.from({ length: 500 }, (_, i) => `user-${i}`);
+    const q = outsideStatement(
+      users,
+      users.map((_, i) => (i === 3 ? 'old-3' : `nothing-${i}`)),
+    );
+    const plan = (await engine.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.values)).rows
+      .map((r) => r['QUERY PLAN'])
+      .join('\n');
+    expect(plan).not.toMatch(/Seq Scan/);
+    expect((plan.match(/Index Scan (using|on) point_transactions_\d+_user_id/g) ?? []).length).toBe(2);
+    const found = await engine.query<{ user_id: string; event_id: string }>(q);
+    expect(found.rows).toEqual([{ user_id: 'user-3', event_id: 'old-3' }]);
   });
 });
