@@ -9,11 +9,9 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:55433/postgres npx tsx bench/id-lookup-cost.ts [--history 4000000] [--rounds 15]
  */
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { factsStatement, type PairLookup } from '../src/store/event-facts.js';
-import { migrate } from '../src/store/migrations.js';
 import { DAY_MS } from '../src/store/ledger-partitions.js';
-import { dropDatabase, ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
+import { adminUrlFromEnv, SCRATCH_DAY0, SQL003_EVENT_KEY_INDEX, withScratchLedger } from './scratch-ledger.js';
 import { progress, table } from './support.js';
 
 const { values } = parseArgs({
@@ -22,12 +20,10 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '15' },
   },
 });
-const adminUrl = process.env.DATABASE_URL;
-if (adminUrl === undefined) throw new Error('DATABASE_URL: the admin URL of the server to measure');
+const adminUrl = adminUrlFromEnv();
 const history = Number(values.history);
 const rounds = Number(values.rounds);
 const USERS = 200_000;
-const DAY0 = Date.UTC(2026, 10, 1);
 // Row i belongs to a busy user when i % 1000 falls in its share, to user-(i % USERS) otherwise; its id is e-i.
 const BUSY: [string, number, number][] = [
   ['busy-10pct', 0, 100],
@@ -48,14 +44,7 @@ const beforeText = (s: { text: string }): string => {
   );
 };
 
-const db = `id_lookup_${Date.now().toString(36)}`;
-await ensureDatabase(adminUrl, db);
-const pool = new pg.Pool({ connectionString: withDatabase(adminUrl, db), max: 1 });
-await migrate(pool);
-const c = await pool.connect();
-try {
-  await c.query(`SELECT ledger_ensure_partitions('2026-11-01', '2026-11-01')`);
-  await c.query(`INSERT INTO rules_versions (version) VALUES ('bench')`);
+await withScratchLedger(adminUrl, 'id_lookup', async (c) => {
   const p = progress('history');
   for (let done = 0; done < history; done += 500_000) {
     const n = Math.min(500_000, history - done);
@@ -66,15 +55,15 @@ try {
                    ELSE 'user-' || (i % $4) END,
               'e-' || i, 12.50
        FROM generate_series($2::bigint, $3::bigint) AS i`,
-      [new Date(DAY0).toISOString(), done, done + n - 1, USERS],
+      [new Date(SCRATCH_DAY0).toISOString(), done, done + n - 1, USERS],
     );
     p.update(`${done + n} of ${history} rows`);
   }
   await c.query('VACUUM ANALYZE point_transactions');
   p.done(`${history} rows in one day's partition`);
 
-  const at = DAY0 + 43_200_000;
-  const day = Math.floor(DAY0 / DAY_MS);
+  const at = SCRATCH_DAY0 + 43_200_000;
+  const day = Math.floor(SCRATCH_DAY0 / DAY_MS);
   const pairs = (users: string[], ids: string[]): PairLookup => ({
     users,
     ids,
@@ -116,9 +105,7 @@ try {
   }
   const k = progress('event-key index');
   k.update('building (sql/003) over the history');
-  await c.query(
-    "CREATE INDEX point_transactions_event_key ON point_transactions (hashtextextended(user_id || '/' || event_id, 0)) WHERE status <> 'duplicate'",
-  );
+  await c.query(SQL003_EVENT_KEY_INDEX);
   await c.query('ANALYZE point_transactions');
   k.done('built');
   for (const [i, [label, l]] of cases.entries()) {
@@ -133,8 +120,4 @@ try {
   }
   console.log(`id lookups on a day's partition of ${history} rows, median of ${rounds} runs each:`);
   console.log(table(results));
-} finally {
-  c.release();
-  await pool.end();
-  await dropDatabase(adminUrl, db);
-}
+});

@@ -11,12 +11,11 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { migrate } from '../src/store/migrations.js';
 import { LEDGER_COLUMNS } from '../src/store/flush.js';
-import { dropDatabase, ensureDatabase, withDatabase } from '../tools/stack/postgres-server.js';
 import { postmasterHugePagesKb } from '../tools/stack/huge-pages.js';
+import { adminUrlFromEnv, SCRATCH_DAY0, SQL003_EVENT_KEY_INDEX, withScratchLedger } from './scratch-ledger.js';
 import { progress } from './support.js';
 
 const { values } = parseArgs({
@@ -27,20 +26,18 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
   },
 });
-const adminUrl = process.env.DATABASE_URL;
-if (adminUrl === undefined) throw new Error('DATABASE_URL: the admin URL of the server to measure');
+const adminUrl = adminUrlFromEnv();
 const history = Number(values.history);
 const perRun = Number(values.rows);
 const sizes = values.sizes.split(',').map(Number);
 const USERS = 200_000;
-const DAY0 = Date.UTC(2026, 10, 1);
 
 let offset = 0;
 /** `n` ledger rows of one day, users at random (as the engine's flushes insert them: the indexes lead with the user or a hash). */
 function rows(n: number): string {
   let s = '';
   for (let i = 0; i < n; i++) {
-    const t = new Date(DAY0 + Math.floor(Math.random() * 86_400_000)).toISOString();
+    const t = new Date(SCRATCH_DAY0 + Math.floor(Math.random() * 86_400_000)).toISOString();
     offset++;
     s += `${t}\t${offset}\t10\t100\t1\t1\tpurchase\tapplied\tuser-${Math.floor(Math.random() * USERS)}\tev-${offset}\t12.50\t\\N\t\\N\n`;
   }
@@ -54,18 +51,9 @@ async function hugePages(c: pg.PoolClient): Promise<string> {
   return kb === null ? 'unknown (not readable from here)' : kb > 0 ? 'yes' : 'no';
 }
 
-const db = `ledger_cost_${Date.now().toString(36)}`;
-await ensureDatabase(adminUrl, db);
-const pool = new pg.Pool({ connectionString: withDatabase(adminUrl, db), max: 1 });
-await migrate(pool);
-const c = await pool.connect();
-try {
-  await c.query(`SELECT ledger_ensure_partitions('2026-11-01', '2026-11-01')`);
-  await c.query(`INSERT INTO rules_versions (version) VALUES ('bench')`);
+await withScratchLedger(adminUrl, 'ledger_cost', async (c) => {
   // The event-key index the ledger had until sql/009, grown row by row with the history as it was then.
-  await c.query(
-    "CREATE INDEX point_transactions_event_key ON point_transactions (hashtextextended(user_id || '/' || event_id, 0)) WHERE status <> 'duplicate'",
-  );
+  await c.query(SQL003_EVENT_KEY_INDEX);
   const copy = (text: string): Promise<void> =>
     pipeline(Readable.from([text]), c.query(copyFrom(`COPY point_transactions (${LEDGER_COLUMNS}) FROM STDIN`)));
   const p = progress('history');
@@ -103,8 +91,4 @@ try {
       console.log(`${label}, ${size} rows a COPY: ${each.map((x) => x.toFixed(2)).join(', ')} us a row`);
     }
   }
-} finally {
-  c.release();
-  await pool.end();
-  await dropDatabase(adminUrl, db);
-}
+});

@@ -59,6 +59,8 @@ export interface EventFacts {
 const KEYS = (u: number, k: number): string =>
   `user_id = ANY (ARRAY(SELECT DISTINCT unnest($${u}::text[]))) AND user_id || '/' || event_id = ANY ($${k}::text[])`;
 const pairKeys = (users: string[], ids: string[]): string[] => users.map((u, i) => `${u}/${ids[i]!}`);
+/** The exact pairs asked, as eventKeys: what a lookup's superset of rows is narrowed to. */
+const askedKeys = (users: string[], ids: string[]): Set<string> => new Set(users.map((u, i) => eventKey(u, ids[i]!)));
 const FACT_COLUMNS = 'user_id, event_id, event_type, status, amount, points, event_time';
 
 /**
@@ -114,7 +116,7 @@ async function readFacts(
   if (p.users.length === 0) return;
   const s = factsStatement(p, days);
   const r = await pool.query<FactRow>({ text: `${s.text} /* ${label} */`, values: s.values });
-  const asked = new Set(p.users.map((u, i) => eventKey(u, p.ids[i]!)));
+  const asked = askedKeys(p.users, p.ids);
   for (const row of r.rows) {
     const k = eventKey(row.user_id, row.event_id);
     if (!asked.has(k)) continue;
@@ -187,7 +189,7 @@ export async function loadEventFacts(pool: pg.Pool, q: FactsQuery): Promise<Even
   }
   if (notFound[0].length > 0) {
     const o = await pool.query<{ user_id: string; event_id: string }>(outsideStatement(notFound[0], notFound[1]));
-    const asked = new Set(notFound[0].map((u, i) => eventKey(u, notFound[1][i]!)));
+    const asked = askedKeys(notFound[0], notFound[1]);
     for (const row of o.rows) {
       const k = eventKey(row.user_id, row.event_id);
       if (asked.has(k)) outsideWindow.add(k);
